@@ -1,0 +1,221 @@
+//! Decisions and the reasons they carry. A decision explains itself: logs, EventBridge
+//! events, the change log and reports all print what is in here, nothing more.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::domain::{FunctionRef, MemoryMb, Minute};
+
+/// What the tuner expects at the size it chose.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Expectation {
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+    /// Cost per million invocations including requests and the INIT share (USD).
+    pub cost_per_million_usd: f64,
+    /// 0..=1: how sure the model is that this size is within tolerance of the best.
+    pub confidence: f64,
+}
+
+/// Why the tuner decided what it did.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", tag = "code")]
+pub enum MemoryReason {
+    /// Not enough invocations to judge.
+    InsufficientData { invocations: u64, needed: u64 },
+    /// The current size is the best known within tolerance.
+    AtOptimum,
+    /// Another size is cheaper (goal: cost or balanced).
+    Cheaper { saving_pct: f64 },
+    /// Another size is faster (goal: speed or balanced).
+    Faster { p99_gain_pct: f64 },
+    /// The current size breaks a hard constraint.
+    ConstraintViolated { constraint: Constraint },
+    /// A sample at this size most reduces the uncertainty about the optimum.
+    Exploring { uncertainty_pct: f64 },
+    /// The previous change made things worse.
+    Regressed { verdict: Verdict },
+    /// The mode forbids changes; the decision is a recommendation.
+    RecommendOnly,
+}
+
+/// A hard constraint of the policy.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", tag = "kind")]
+pub enum Constraint {
+    P99Slo { slo_ms: f64, observed_ms: f64 },
+    CostCeiling { ceiling_usd: f64, observed_usd: f64 },
+    MemoryHeadroom { needed_mb: f64, configured_mb: u32 },
+    OutOfMemory,
+    Timeout,
+}
+
+/// How a memory change goes out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Rollout {
+    /// Update the function's configuration directly (callers invoke `$LATEST` or nothing
+    /// routes through an alias).
+    Direct,
+    /// Publish a version at the new size and shift this share (percent) of the alias's
+    /// traffic to it first.
+    AliasCanary { weight_pct: u8 },
+}
+
+/// The memory decision for one function.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", tag = "action")]
+pub enum MemoryDecision {
+    Keep {
+        memory: MemoryMb,
+        reason: MemoryReason,
+    },
+    /// Try a size to learn about it (active probe or a passive step).
+    Explore {
+        from: MemoryMb,
+        to: MemoryMb,
+        reason: MemoryReason,
+        expected: Expectation,
+        rollout: Rollout,
+    },
+    Resize {
+        from: MemoryMb,
+        to: MemoryMb,
+        reason: MemoryReason,
+        expected: Expectation,
+        rollout: Rollout,
+    },
+    /// Go back to the recorded previous size.
+    Rollback {
+        from: MemoryMb,
+        to: MemoryMb,
+        verdict: Verdict,
+    },
+}
+
+impl MemoryDecision {
+    /// The size the function should run at after this decision.
+    pub fn target(&self) -> MemoryMb {
+        match self {
+            Self::Keep { memory, .. } => *memory,
+            Self::Explore { to, .. } | Self::Resize { to, .. } | Self::Rollback { to, .. } => *to,
+        }
+    }
+
+    /// True when applying the decision changes the function.
+    pub fn changes(&self) -> bool {
+        !matches!(self, Self::Keep { .. })
+    }
+}
+
+/// A guardrail metric compared across a change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Metric {
+    ErrorRate,
+    TimeoutRate,
+    OutOfMemoryRate,
+    ThrottleRate,
+    P99DurationMs,
+    CostPerInvocation,
+}
+
+impl fmt::Display for Metric {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::ErrorRate => "error rate",
+            Self::TimeoutRate => "timeout rate",
+            Self::OutOfMemoryRate => "out-of-memory rate",
+            Self::ThrottleRate => "throttle rate",
+            Self::P99DurationMs => "p99 duration",
+            Self::CostPerInvocation => "cost per invocation",
+        })
+    }
+}
+
+/// The guardrail's judgement of a change, comparing the window after it with the one before.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", tag = "verdict")]
+pub enum Verdict {
+    Healthy,
+    /// Not enough evidence yet either way.
+    Inconclusive {
+        invocations: u64,
+        needed: u64,
+    },
+    /// Significantly worse on `metric` (at the policy's confidence).
+    Regressed {
+        metric: Metric,
+        before: f64,
+        after: f64,
+    },
+}
+
+/// Why a slot of a concurrency plan keeps what it keeps warm.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", tag = "code")]
+pub enum ConcurrencyReason {
+    /// These levels are forecast busy above the PC break-even utilisation.
+    BusyAboveBreakEven { utilisation: f64, break_even: f64 },
+    /// Keep-warm is cheaper than the cold starts it prevents, and than PC.
+    KeepWarmCheaper { expected_cold_starts: f64 },
+    /// Expected cold starts cost less than preventing them.
+    ColdStartsCheaper { expected_cold_starts: f64 },
+    /// Nothing forecast: scale to zero.
+    Idle,
+    /// Held to avoid exposing traffic to reclaimed environments or flapping.
+    Hysteresis,
+    /// Capped by the policy's budget or maximum.
+    Capped { limit: String },
+    /// Not enough history to forecast.
+    InsufficientHistory { minutes: u64 },
+}
+
+/// What to keep warm in one slot of the horizon.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PlannedSlot {
+    pub start: Minute,
+    /// Provisioned concurrency to have READY at `start`.
+    pub provisioned: u32,
+    /// Overlapping keep-warm invocations to send in the slot.
+    pub keep_warm: u32,
+    pub reason: ConcurrencyReason,
+}
+
+/// The cold-start plan of one function alias over the planning horizon.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ConcurrencyPlan {
+    pub function: FunctionRef,
+    pub made_at: Minute,
+    pub slots: Vec<PlannedSlot>,
+    /// Expected cost of the plan over the horizon and of doing nothing (USD).
+    pub expected_cost_usd: f64,
+    pub baseline_cost_usd: f64,
+    pub expected_cold_starts: f64,
+    pub baseline_cold_starts: f64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decisions_serialize_with_their_reason() {
+        let d = MemoryDecision::Rollback {
+            from: MemoryMb::new(256).unwrap(),
+            to: MemoryMb::new(512).unwrap(),
+            verdict: Verdict::Regressed { metric: Metric::OutOfMemoryRate, before: 0.0, after: 0.04 },
+        };
+        let json = serde_json::to_value(&d).unwrap();
+        assert_eq!(json["action"], "rollback");
+        assert_eq!(json["verdict"]["metric"], "outOfMemoryRate");
+        assert_eq!(d.target().get(), 512);
+        assert!(d.changes());
+        let back: MemoryDecision = serde_json::from_value(json).unwrap();
+        assert_eq!(back, d);
+    }
+}

@@ -1,0 +1,269 @@
+//! A mergeable log-bucket histogram for durations (ms) and memory (MB).
+//!
+//! Bucket `i` holds values in `(γ^(i−1), γ^i]` with `γ = (1+α)/(1−α)` and α = 2%, the
+//! mapping DDSketch uses (Masson et al., VLDB 2019): any quantile read back is within 2% of
+//! a value in the data. The bucket numbering is fixed, so histograms built anywhere — in the
+//! extension, in DynamoDB `ADD` counters, in the simulator — merge exactly by adding counts.
+//! We own this (rather than use `sketches-ddsketch`) because the bucket indices are a storage
+//! contract: they are DynamoDB attribute names, and a crate's internal mapping is not.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// Relative accuracy of every quantile.
+pub const RELATIVE_ACCURACY: f64 = 0.02;
+/// Smallest value resolved; smaller values (and zero) land in bucket 0.
+pub const MIN_VALUE: f64 = 0.01;
+/// Values above this land in the last bucket (Lambda's limits: 900 s runs, 10,240 MB).
+pub const MAX_VALUE: f64 = 1e6;
+
+const GAMMA: f64 = (1.0 + RELATIVE_ACCURACY) / (1.0 - RELATIVE_ACCURACY);
+
+/// Offset that makes the bucket of [`MIN_VALUE`] equal 1.
+fn offset() -> i32 {
+    1 - raw_index(MIN_VALUE)
+}
+
+fn raw_index(value: f64) -> i32 {
+    (value.ln() / GAMMA.ln()).ceil() as i32
+}
+
+/// Number of buckets: 0 (below [`MIN_VALUE`]) through the bucket of [`MAX_VALUE`].
+pub fn bucket_count() -> u16 {
+    bucket_of(MAX_VALUE) + 1
+}
+
+/// The bucket of a value. NaN and values ≤ [`MIN_VALUE`]/γ map to 0.
+pub fn bucket_of(value: f64) -> u16 {
+    if value.is_nan() || value < MIN_VALUE {
+        return 0;
+    }
+    (raw_index(value.min(MAX_VALUE)) + offset()).max(1) as u16
+}
+
+/// Upper bound of a bucket (inclusive).
+pub fn bucket_upper(bucket: u16) -> f64 {
+    if bucket == 0 {
+        return MIN_VALUE;
+    }
+    GAMMA.powi(i32::from(bucket) - offset())
+}
+
+/// The value a bucket reports: within α of every value in it.
+pub fn bucket_value(bucket: u16) -> f64 {
+    if bucket == 0 {
+        return 0.0;
+    }
+    2.0 * bucket_upper(bucket) / (GAMMA + 1.0)
+}
+
+/// Counts per bucket plus an exact count and sum. Never holds more than
+/// [`bucket_count`] entries, whatever the number of values recorded.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Histogram {
+    buckets: BTreeMap<u16, u64>,
+    count: u64,
+    sum: f64,
+}
+
+impl Histogram {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Builds a histogram from stored bucket counts and an exact sum, validating buckets.
+    pub fn from_parts(buckets: impl IntoIterator<Item = (u16, u64)>, sum: f64) -> Result<Self, HistogramError> {
+        let mut h = Self { sum, ..Self::default() };
+        for (bucket, n) in buckets {
+            if bucket >= bucket_count() {
+                return Err(HistogramError::BucketOutOfRange(bucket));
+            }
+            if n > 0 {
+                *h.buckets.entry(bucket).or_default() += n;
+                h.count += n;
+            }
+        }
+        if !sum.is_finite() || sum < 0.0 {
+            return Err(HistogramError::BadSum(sum));
+        }
+        Ok(h)
+    }
+
+    pub fn record(&mut self, value: f64) {
+        self.record_n(value, 1);
+    }
+
+    /// Records `n` copies of `value`.
+    pub fn record_n(&mut self, value: f64, n: u64) {
+        if n == 0 || value.is_nan() {
+            return;
+        }
+        *self.buckets.entry(bucket_of(value)).or_default() += n;
+        self.count += n;
+        self.sum += value.max(0.0) * n as f64;
+    }
+
+    /// Adds `n` values to one bucket directly, with the sum they contribute; for simulators
+    /// that spread expected counts over buckets without drawing each value.
+    pub fn record_bucket(&mut self, bucket: u16, n: u64, sum: f64) {
+        if n == 0 {
+            return;
+        }
+        *self.buckets.entry(bucket.min(bucket_count() - 1)).or_default() += n;
+        self.count += n;
+        self.sum += sum.max(0.0);
+    }
+
+    /// Adds every count of `other` (exact: merge is associative and commutative).
+    pub fn merge(&mut self, other: &Self) {
+        for (&b, &n) in &other.buckets {
+            *self.buckets.entry(b).or_default() += n;
+        }
+        self.count += other.count;
+        self.sum += other.sum;
+    }
+
+    pub fn count(&self) -> u64 {
+        self.count
+    }
+
+    pub fn sum(&self) -> f64 {
+        self.sum
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    pub fn mean(&self) -> Option<f64> {
+        (self.count > 0).then(|| self.sum / self.count as f64)
+    }
+
+    /// Nonzero buckets in ascending order.
+    pub fn buckets(&self) -> impl Iterator<Item = (u16, u64)> + '_ {
+        self.buckets.iter().map(|(&b, &n)| (b, n))
+    }
+
+    /// The q-quantile (0 ≤ q ≤ 1) by the nearest-rank rule on `q·(n−1)`, within
+    /// [`RELATIVE_ACCURACY`] of the exact value.
+    pub fn quantile(&self, q: f64) -> Option<f64> {
+        if self.count == 0 || !(0.0..=1.0).contains(&q) {
+            return None;
+        }
+        let rank = (q * (self.count - 1) as f64).floor() as u64;
+        let mut seen = 0;
+        for (&b, &n) in &self.buckets {
+            seen += n;
+            if seen > rank {
+                return Some(bucket_value(b));
+            }
+        }
+        self.buckets.keys().next_back().map(|&b| bucket_value(b))
+    }
+
+    /// Upper bound of the highest nonempty bucket: a value no recorded value exceeds.
+    pub fn max_bound(&self) -> Option<f64> {
+        self.buckets.keys().next_back().map(|&b| bucket_upper(b))
+    }
+
+    /// Share of values above `threshold` (by bucket: values in the threshold's bucket count
+    /// as not above it).
+    pub fn share_above(&self, threshold: f64) -> f64 {
+        if self.count == 0 {
+            return 0.0;
+        }
+        let b = bucket_of(threshold);
+        let above: u64 = self.buckets.range(b + 1..).map(|(_, &n)| n).sum();
+        above as f64 / self.count as f64
+    }
+
+    /// p50, p90 and p99 together.
+    pub fn percentiles(&self) -> Option<Percentiles> {
+        Some(Percentiles { p50: self.quantile(0.50)?, p90: self.quantile(0.90)?, p99: self.quantile(0.99)? })
+    }
+}
+
+/// The three percentiles decisions read.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Percentiles {
+    pub p50: f64,
+    pub p90: f64,
+    pub p99: f64,
+}
+
+/// A stored histogram that cannot be right.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum HistogramError {
+    #[error("histogram bucket {0} does not exist (buckets are 0..{max})", max = bucket_count())]
+    BucketOutOfRange(u16),
+    #[error("histogram sum {0} is not a finite non-negative number")]
+    BadSum(f64),
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    #[test]
+    fn bucket_layout() {
+        assert_eq!(bucket_of(0.0), 0);
+        assert_eq!(bucket_of(MIN_VALUE), 1);
+        assert_eq!(bucket_count(), 463, "stored attribute names depend on this layout");
+        assert_eq!(bucket_of(1e9), bucket_count() - 1);
+        for v in [0.01, 0.5, 1.0, 12.34, 469.4, 2_716.51, 900_000.0] {
+            let b = bucket_of(v);
+            let rel = (bucket_value(b) - v).abs() / v;
+            assert!(rel <= RELATIVE_ACCURACY + 1e-12, "{v} → bucket {b} reports {} ({rel})", bucket_value(b));
+            assert!(v <= bucket_upper(b) * (1.0 + 1e-12) && v > bucket_upper(b - 1) * (1.0 - 1e-12));
+        }
+    }
+
+    #[test]
+    fn rejects_corrupt_stored_histograms() {
+        assert!(Histogram::from_parts([(9_999, 1)], 1.0).is_err());
+        assert!(Histogram::from_parts([(5, 1)], f64::NAN).is_err());
+        assert_eq!(Histogram::from_parts([(5, 2), (5, 3), (6, 0)], 1.0).unwrap().count(), 5);
+    }
+
+    fn exact_quantile(sorted: &[f64], q: f64) -> f64 {
+        sorted[(q * (sorted.len() - 1) as f64).floor() as usize]
+    }
+
+    proptest! {
+        #[test]
+        fn quantiles_are_within_the_stated_relative_error(
+            values in prop::collection::vec(0.02f64..800_000.0, 1..400),
+            q in 0.0f64..=1.0,
+        ) {
+            let mut h = Histogram::new();
+            for &v in &values { h.record(v); }
+            let mut sorted = values.clone();
+            sorted.sort_by(f64::total_cmp);
+            let exact = exact_quantile(&sorted, q);
+            let got = h.quantile(q).unwrap();
+            prop_assert!((got - exact).abs() <= RELATIVE_ACCURACY * exact * (1.0 + 1e-9), "q={q} exact={exact} got={got}");
+        }
+
+        #[test]
+        fn merge_is_associative_and_commutative(
+            a in prop::collection::vec(0.0f64..1e6, 0..50),
+            b in prop::collection::vec(0.0f64..1e6, 0..50),
+            c in prop::collection::vec(0.0f64..1e6, 0..50),
+        ) {
+            let h = |vs: &[f64]| { let mut h = Histogram::new(); for &v in vs { h.record(v); } h };
+            let (ha, hb, hc) = (h(&a), h(&b), h(&c));
+            let mut left = ha.clone(); left.merge(&hb); left.merge(&hc);
+            let mut bc = hb.clone(); bc.merge(&hc);
+            let mut right = ha.clone(); right.merge(&bc);
+            let mut swapped = hc.clone(); swapped.merge(&hb); swapped.merge(&ha);
+            prop_assert_eq!(left.buckets().collect::<Vec<_>>(), right.buckets().collect::<Vec<_>>());
+            prop_assert_eq!(left.buckets().collect::<Vec<_>>(), swapped.buckets().collect::<Vec<_>>());
+            prop_assert_eq!(left.count(), (a.len() + b.len() + c.len()) as u64);
+            let all: Vec<f64> = a.iter().chain(&b).chain(&c).copied().collect();
+            prop_assert_eq!(left.buckets().collect::<Vec<_>>(), h(&all).buckets().collect::<Vec<_>>());
+        }
+    }
+}

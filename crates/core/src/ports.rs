@@ -1,0 +1,315 @@
+//! Ports: the small traits through which decision-running code reads and acts on the world.
+//! The AWS adapters implement them over the SDK; the simulator implements them over its
+//! simulated fleet; tests implement them in memory. Same code, three worlds.
+//!
+//! Methods return `impl Future + Send` so that implementations may be `async fn`s on any
+//! runtime (or on none: the simulator's futures are always ready).
+
+use std::collections::BTreeMap;
+use std::error::Error as StdError;
+use std::fmt;
+use std::future::Future;
+
+use serde::{Deserialize, Serialize};
+
+use crate::domain::{Architecture, Concurrency, FunctionRef, MemoryMb, Minute};
+use crate::observe::MinuteStats;
+use crate::policy::Mode;
+
+/// How a caller should react to a failed port call. Every adapter classifies each error
+/// into exactly one of these, once, and keeps the source.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum ErrorKind {
+    /// Throttling, timeouts, 5xx: try again later.
+    Retryable,
+    /// Another update is in progress or a condition failed (`ResourceConflictException`,
+    /// conditional-check failures): wait and re-read before acting.
+    Conflict,
+    NotFound,
+    AccessDenied,
+    /// The request itself is wrong; retrying cannot help.
+    InvalidInput,
+    /// Anything else.
+    Fatal,
+}
+
+impl ErrorKind {
+    /// The stable Step Functions error name this kind maps to.
+    pub fn error_name(self) -> &'static str {
+        match self {
+            Self::Retryable => "Autopilot.Retryable",
+            Self::Conflict => "Autopilot.Conflict",
+            Self::InvalidInput | Self::NotFound => "Autopilot.InvalidInput",
+            Self::AccessDenied | Self::Fatal => "Autopilot.Fatal",
+        }
+    }
+}
+
+/// A failed port call: its kind, the operation, a message and the underlying cause.
+#[derive(Debug)]
+pub struct PortError {
+    pub kind: ErrorKind,
+    pub operation: &'static str,
+    pub message: String,
+    pub source: Option<Box<dyn StdError + Send + Sync + 'static>>,
+}
+
+impl PortError {
+    pub fn new(kind: ErrorKind, operation: &'static str, message: impl Into<String>) -> Self {
+        Self { kind, operation, message: message.into(), source: None }
+    }
+
+    pub fn with_source(mut self, source: impl StdError + Send + Sync + 'static) -> Self {
+        self.source = Some(Box::new(source));
+        self
+    }
+}
+
+impl fmt::Display for PortError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} failed ({:?}): {}", self.operation, self.kind, self.message)
+    }
+}
+
+impl StdError for PortError {
+    fn source(&self) -> Option<&(dyn StdError + 'static)> {
+        self.source.as_deref().map(|e| e as &(dyn StdError + 'static))
+    }
+}
+
+pub type PortResult<T> = Result<T, PortError>;
+
+/// Traffic routing of an alias: a primary version and optionally a second version that
+/// receives `weight` (0..1) of the traffic.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AliasRouting {
+    pub version: String,
+    pub canary: Option<(String, f64)>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AliasConfig {
+    pub name: String,
+    pub routing: AliasRouting,
+}
+
+/// What the autopilot needs to know of a function's configuration.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FunctionConfig {
+    /// Unqualified function.
+    pub function: FunctionRef,
+    pub architecture: Architecture,
+    pub memory: MemoryMb,
+    pub timeout_ms: u64,
+    pub runtime: Option<String>,
+    pub reserved_concurrency: Option<Concurrency>,
+    pub aliases: Vec<AliasConfig>,
+    pub tags: BTreeMap<String, String>,
+}
+
+/// Provisioned concurrency of one alias or version.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum PcStatus {
+    InProgress,
+    Ready,
+    Failed,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProvisionedConcurrency {
+    pub requested: Concurrency,
+    pub allocated: Concurrency,
+    pub status: PcStatus,
+}
+
+/// Result of sending keep-warm invocations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WarmupOutcome {
+    pub sent: u32,
+    /// Warm-up calls that landed on a cold environment (they paid an INIT).
+    pub landed_cold: u32,
+    pub failed: u32,
+}
+
+/// The Lambda control plane as the autopilot uses it.
+pub trait FunctionControl {
+    /// Functions opted in with the given tag key (tag value `true` or a group name).
+    fn list_functions(&self, opt_in_tag: &str) -> impl Future<Output = PortResult<Vec<FunctionConfig>>> + Send;
+    fn get_function(&self, function: &FunctionRef) -> impl Future<Output = PortResult<FunctionConfig>> + Send;
+    /// Sets memory and returns once the update has completed. Idempotent.
+    fn set_memory(&self, function: &FunctionRef, memory: MemoryMb) -> impl Future<Output = PortResult<()>> + Send;
+    /// Publishes the current configuration as a version; returns its number.
+    fn publish_version(&self, function: &FunctionRef) -> impl Future<Output = PortResult<String>> + Send;
+    /// Creates or updates an alias (the qualifier of `alias`).
+    fn set_alias(&self, alias: &FunctionRef, routing: &AliasRouting) -> impl Future<Output = PortResult<()>> + Send;
+    fn get_provisioned(
+        &self,
+        target: &FunctionRef,
+    ) -> impl Future<Output = PortResult<Option<ProvisionedConcurrency>>> + Send;
+    fn put_provisioned(
+        &self,
+        target: &FunctionRef,
+        concurrency: Concurrency,
+    ) -> impl Future<Output = PortResult<()>> + Send;
+    /// Removes provisioned concurrency; succeeds when there was none.
+    fn delete_provisioned(&self, target: &FunctionRef) -> impl Future<Output = PortResult<()>> + Send;
+    /// Sends `count` overlapping keep-warm invocations.
+    fn warm(&self, target: &FunctionRef, count: u32) -> impl Future<Output = PortResult<WarmupOutcome>> + Send;
+}
+
+/// The stats table written by the extension.
+pub trait StatsStore {
+    /// Items of minutes `[from, to)` for the function (all memory sizes), in any order.
+    fn read_minutes(
+        &self,
+        function: &FunctionRef,
+        from: Minute,
+        to: Minute,
+    ) -> impl Future<Output = PortResult<Vec<MinuteStats>>> + Send;
+}
+
+/// Fallback metrics for functions without the extension (CloudWatch), in the same shape.
+pub trait MetricsSource {
+    fn read_minutes(
+        &self,
+        function: &FunctionRef,
+        from: Minute,
+        to: Minute,
+    ) -> impl Future<Output = PortResult<Vec<MinuteStats>>> + Send;
+}
+
+/// The state a change can be undone to.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FunctionState {
+    pub memory: MemoryMb,
+    pub alias: Option<AliasConfig>,
+    pub provisioned: Option<Concurrency>,
+}
+
+/// What a change does.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", tag = "kind")]
+pub enum Change {
+    Memory { from: MemoryMb, to: MemoryMb },
+    AliasRouting { alias: String, to: AliasRouting },
+    Provisioned { from: u32, to: u32 },
+    Rollback { of_change: String },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum ChangeStatus {
+    /// Recorded, about to be applied.
+    Intended,
+    Applied,
+    Failed,
+    RolledBack,
+}
+
+/// One entry of the change log, written before the change is applied.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ChangeRecord {
+    /// Deterministic for a given execution and function, so a retried step finds its own
+    /// record instead of writing a second one.
+    pub id: String,
+    pub function: FunctionRef,
+    pub at: Minute,
+    pub change: Change,
+    pub previous: FunctionState,
+    pub status: ChangeStatus,
+    /// The decision, as it was logged and published.
+    pub reason: serde_json::Value,
+}
+
+/// Whether `record` wrote a new entry or found the same id already there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Recorded {
+    New,
+    AlreadyThere,
+}
+
+/// The change log: every change recorded before it is applied, with what it replaced.
+pub trait ChangeLog {
+    /// Writes the record unless one with the same id exists (conditional write).
+    fn record(&self, record: &ChangeRecord) -> impl Future<Output = PortResult<Recorded>> + Send;
+    fn set_status(
+        &self,
+        function: &FunctionRef,
+        id: &str,
+        status: ChangeStatus,
+    ) -> impl Future<Output = PortResult<()>> + Send;
+    /// Most recent first.
+    fn history(
+        &self,
+        function: &FunctionRef,
+        limit: usize,
+    ) -> impl Future<Output = PortResult<Vec<ChangeRecord>>> + Send;
+}
+
+/// EventBridge detail-types, one per kind of decision.
+pub mod detail_type {
+    pub const MEMORY_CHANGED: &str = "Memory Changed";
+    pub const CONCURRENCY_CHANGED: &str = "Concurrency Changed";
+    pub const ROLLED_BACK: &str = "Rolled Back";
+    pub const RECOMMENDATION: &str = "Recommendation";
+}
+
+/// The event source of everything the autopilot publishes.
+pub const EVENT_SOURCE: &str = "lambda-autopilot";
+
+/// One published decision.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DecisionEvent {
+    pub detail_type: String,
+    pub function: FunctionRef,
+    pub mode: Mode,
+    pub at: Minute,
+    pub detail: serde_json::Value,
+}
+
+pub trait EventSink {
+    fn publish(&self, events: &[DecisionEvent]) -> impl Future<Output = PortResult<()>> + Send;
+}
+
+/// Mutual exclusion per function across overlapping executions.
+pub trait Lease {
+    /// Takes the lease until `until` unless another owner holds an unexpired one.
+    fn acquire(
+        &self,
+        function: &FunctionRef,
+        owner: &str,
+        now: Minute,
+        until: Minute,
+    ) -> impl Future<Output = PortResult<bool>> + Send;
+    fn release(&self, function: &FunctionRef, owner: &str) -> impl Future<Output = PortResult<()>> + Send;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_names_are_the_state_machine_contract() {
+        assert_eq!(ErrorKind::Retryable.error_name(), "Autopilot.Retryable");
+        assert_eq!(ErrorKind::Conflict.error_name(), "Autopilot.Conflict");
+        assert_eq!(ErrorKind::InvalidInput.error_name(), "Autopilot.InvalidInput");
+    }
+
+    #[test]
+    fn port_errors_keep_their_source() {
+        let e = PortError::new(ErrorKind::Retryable, "UpdateFunctionConfiguration", "throttled")
+            .with_source(std::io::Error::other("503"));
+        assert_eq!(e.to_string(), "UpdateFunctionConfiguration failed (Retryable): throttled");
+        assert_eq!(StdError::source(&e).unwrap().to_string(), "503");
+    }
+}

@@ -1,0 +1,710 @@
+"""Run Lambda functions as local processes behind a minimal Lambda Runtime API.
+
+moto needs Docker to invoke a function. Our functions are custom-runtime `bootstrap`
+binaries, so instead each function's real binary (named by its environment variable
+LOCAL_BOOTSTRAP, an absolute path) is started as a child process that polls its own
+Runtime API server, exactly as it does in AWS:
+
+    GET  /2018-06-01/runtime/invocation/next
+    POST /2018-06-01/runtime/invocation/{request-id}/response
+    POST /2018-06-01/runtime/invocation/{request-id}/error
+    POST /2018-06-01/runtime/init/error
+
+Execution environments stay warm: a process serves one invocation at a time, is reused
+for the next one, and is replaced when the function's configuration, code or bootstrap
+binary changes. A concurrent invoke gets a second process. A timeout or a crash discards
+the process, as Lambda discards the execution environment.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import random
+import re
+import secrets
+import subprocess
+import threading
+import time
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote
+
+from wsgi_util import (
+    Environ,
+    StartResponse,
+    WsgiApp,
+    query_params,
+    read_body,
+    request_account,
+    request_region,
+    respond,
+    rest_json_error,
+)
+
+MAX_RESPONSE_BYTES = 6 * 1024 * 1024
+LOG_TAIL_BYTES = 4096
+# Inherited from the emulator's own environment when set (function env vars win).
+PASSTHROUGH_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "RUST_LOG", "RUST_BACKTRACE", "TMPDIR")
+TRACE_ID = "Root=1-00000000-000000000000000000000000;Parent=0000000000000000;Sampled=0"
+
+
+class Throttled(Exception):
+    """The function's reserved concurrency is exhausted."""
+
+
+# -- what defines an execution environment --------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    """Everything that, when changed, requires a fresh execution environment."""
+
+    name: str
+    arn: str  # unqualified
+    version: str
+    region: str
+    account: str
+    bootstrap: str | None
+    environment: tuple[tuple[str, str], ...]
+    memory_mb: int
+    timeout_s: float
+    handler: str
+    code_sha: str
+    bootstrap_stamp: tuple[int, int] | None  # (mtime_ns, size): a rebuilt binary restarts
+    log_group: str = field(compare=False)
+    reserved_concurrency: int | None = field(compare=False)
+
+    @classmethod
+    def from_moto(cls, fn: Any) -> FunctionSpec:
+        from moto.utilities.utils import get_partition
+
+        env = {str(k): str(v) for k, v in (fn.environment_vars or {}).items()}
+        bootstrap = env.get("LOCAL_BOOTSTRAP")
+        reserved = fn.reserved_concurrency
+        return cls(
+            name=fn.function_name,
+            arn=f"arn:{get_partition(fn.region)}:lambda:{fn.region}:{fn.account_id}:function:{fn.function_name}",
+            version=str(fn.version),
+            region=fn.region,
+            account=fn.account_id,
+            bootstrap=bootstrap,
+            environment=tuple(sorted(env.items())),
+            memory_mb=int(fn.memory_size or 128),
+            timeout_s=float(fn.timeout or 3),
+            handler=str(fn.handler or "bootstrap"),
+            code_sha=str(getattr(fn, "code_sha_256", "")),
+            bootstrap_stamp=_file_stamp(bootstrap),
+            log_group=fn.logs_group_name,
+            reserved_concurrency=None if reserved in (None, "") else int(reserved),
+        )
+
+    @property
+    def pool_key(self) -> str:
+        return f"{self.arn}:{self.version}"
+
+
+def _file_stamp(path: str | None) -> tuple[int, int] | None:
+    try:
+        st = os.stat(path) if path else None
+    except OSError:
+        return None
+    return (st.st_mtime_ns, st.st_size) if st else None
+
+
+@dataclass
+class Invocation:
+    event: bytes
+    invoked_arn: str
+    client_context: str | None = None
+    request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    delivered_at: float | None = None
+    result: bytes | None = None
+    is_error: bool = False
+    log_lines: list[str] = field(default_factory=list)
+
+
+@dataclass
+class InvokeResult:
+    payload: bytes
+    function_error: bool
+    executed_version: str
+    log_tail: str = ""
+
+
+def error_payload(error_type: str, message: str) -> bytes:
+    return json.dumps({"errorType": error_type, "errorMessage": message}).encode()
+
+
+# -- logs -------------------------------------------------------------------------------------
+
+
+class FunctionLogs:
+    """Per-function log files under the state dir, plus moto's CloudWatch Logs."""
+
+    def __init__(self, log_dir: Path):
+        self.log_dir = log_dir
+        self._locks: dict[str, threading.Lock] = defaultdict(threading.Lock)
+
+    def write(self, function_name: str, lines: list[str]) -> None:
+        if not lines:
+            return
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        with self._locks[function_name], open(self.log_dir / f"{function_name}.log", "a") as f:
+            f.writelines(line + "\n" for line in lines)
+
+    @staticmethod
+    def to_cloudwatch(spec: FunctionSpec, stream: str, lines: list[str]) -> None:
+        """Best effort: moto's logs backend is a convenience, never a reason to fail."""
+        try:
+            from moto.logs.models import logs_backends
+
+            backend = logs_backends[spec.account][spec.region]
+            backend.ensure_log_group(spec.log_group)
+            if stream not in backend.groups[spec.log_group].streams:
+                backend.create_log_stream(spec.log_group, stream)
+            now = int(time.time() * 1000)
+            events = [{"timestamp": now, "message": line} for line in lines if line]
+            if events:
+                backend.put_log_events(spec.log_group, stream, events)
+        except Exception:  # noqa: BLE001 - logging must not break an invocation
+            pass
+
+
+# -- one execution environment ----------------------------------------------------------------
+
+
+class Worker:
+    """A bootstrap process with its own Runtime API endpoint, serving one invocation at a time."""
+
+    def __init__(self, spec: FunctionSpec, endpoint_url: str, logs: FunctionLogs, init_timeout_s: float):
+        self.spec = spec
+        self.endpoint_url = endpoint_url
+        self.logs = logs
+        self.init_timeout_s = init_timeout_s
+        self.log_stream = _log_stream_name(spec.version)
+        self.broken = False  # set after a timeout, crash or init error: never reuse
+        self._cond = threading.Condition()
+        self._pending: Invocation | None = None
+        self._current: Invocation | None = None
+        self._init_error: bytes | None = None
+        self._exit_code: int | None = None
+        self._closing = False
+        self._spawned_at = 0.0
+        self._first_poll_at: float | None = None
+        self._init_ms: float | None = None  # reported in the first REPORT line only
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._server = _RuntimeApiServer(self)
+
+    # lifecycle
+
+    def ensure_started(self) -> None:
+        if self._proc is not None:
+            return
+        assert self.spec.bootstrap
+        self._spawned_at = time.monotonic()
+        self._proc = subprocess.Popen(
+            [self.spec.bootstrap],
+            env=self._child_env(),
+            cwd=os.path.dirname(self.spec.bootstrap) or None,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+        threading.Thread(target=self._pump_output, daemon=True, name=f"out-{self.spec.name}").start()
+        threading.Thread(target=self._await_exit, daemon=True, name=f"exit-{self.spec.name}").start()
+
+    def stop(self) -> None:
+        with self._cond:
+            self._closing = True
+            self.broken = True
+            self._cond.notify_all()
+        proc = self._proc
+        if proc is not None and proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=2)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        self._server.close()
+
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc else None
+
+    def _child_env(self) -> dict[str, str]:
+        spec = self.spec
+        env = {k: os.environ[k] for k in PASSTHROUGH_ENV if k in os.environ}
+        env.update(
+            {
+                "AWS_LAMBDA_RUNTIME_API": self._server.address,
+                "AWS_LAMBDA_FUNCTION_NAME": spec.name,
+                "AWS_LAMBDA_FUNCTION_VERSION": spec.version,
+                "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory_mb),
+                "AWS_LAMBDA_LOG_GROUP_NAME": spec.log_group,
+                "AWS_LAMBDA_LOG_STREAM_NAME": self.log_stream,
+                "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
+                "AWS_REGION": spec.region,
+                "AWS_DEFAULT_REGION": spec.region,
+                "AWS_ACCESS_KEY_ID": "test",
+                "AWS_SECRET_ACCESS_KEY": "test",
+                "AWS_SESSION_TOKEN": "test",
+                "AWS_ENDPOINT_URL": self.endpoint_url,
+                "LAMBDA_TASK_ROOT": os.path.dirname(spec.bootstrap or ""),
+                "TZ": ":UTC",
+                "_HANDLER": spec.handler,
+            }
+        )
+        env.update(dict(spec.environment))
+        return env
+
+    def _pump_output(self) -> None:
+        assert self._proc and self._proc.stdout
+        for raw in self._proc.stdout:
+            line = raw.decode("utf-8", "replace").rstrip("\n")
+            with self._cond:
+                if self._current is not None:
+                    self._current.log_lines.append(line)
+            self.logs.write(self.spec.name, [line])
+
+    def _await_exit(self) -> None:
+        assert self._proc
+        code = self._proc.wait()
+        with self._cond:
+            self._exit_code = code
+            self.broken = True
+            self._cond.notify_all()
+
+    # one invocation
+
+    def invoke(self, inv: Invocation) -> InvokeResult:
+        self._log_harness(f"START RequestId: {inv.request_id} Version: {self.spec.version}")
+        started = time.monotonic()
+        payload, is_error = self._run(inv)
+        duration_ms = (time.monotonic() - started) * 1000
+        self._log_harness(f"END RequestId: {inv.request_id}")
+        self._log_harness(self._report_line(inv, duration_ms))
+        FunctionLogs.to_cloudwatch(self.spec, self.log_stream, inv.log_lines)
+        tail = "\n".join(inv.log_lines).encode()[-LOG_TAIL_BYTES:].decode("utf-8", "replace")
+        return InvokeResult(payload, is_error, self.spec.version, tail)
+
+    def _run(self, inv: Invocation) -> tuple[bytes, bool]:
+        rid = inv.request_id
+        with self._cond:
+            self._pending, self._current = inv, inv
+            self._cond.notify_all()
+            self._cond.wait_for(lambda: inv.delivered_at is not None or self._dead(), self.init_timeout_s)
+            if inv.delivered_at is None:
+                self._pending = None
+                return self._undelivered(rid), True
+            remaining = self.spec.timeout_s - (time.monotonic() - inv.delivered_at)
+            self._cond.wait_for(lambda: inv.result is not None or self._dead(), max(remaining, 0))
+            self._current = None
+            if inv.result is not None:
+                return inv.result, inv.is_error
+            self.broken = True
+            if self._exit_code is None and self._init_error is None:
+                message = f"RequestId: {rid} Error: Task timed out after {self.spec.timeout_s:.2f} seconds"
+                return error_payload("Sandbox.Timedout", message), True
+            return self._died(rid), True
+
+    def _dead(self) -> bool:
+        return self._exit_code is not None or self._init_error is not None or self._closing
+
+    def _undelivered(self, rid: str) -> bytes:
+        self.broken = True
+        if self._init_error is not None or self._exit_code is not None:
+            return self._died(rid)
+        message = f"RequestId: {rid} Error: INIT did not poll for an event within {self.init_timeout_s:.0f} seconds"
+        return error_payload("Runtime.InitTimeout", message)
+
+    def _died(self, rid: str) -> bytes:
+        if self._init_error is not None:
+            return self._init_error
+        code = self._exit_code
+        if code is None:
+            return error_payload("Runtime.ExitError", f"RequestId: {rid} Error: Runtime exited without providing a reason")
+        reason = f"signal: {-code}" if code < 0 else f"exit status {code}"
+        return error_payload("Runtime.ExitError", f"RequestId: {rid} Error: Runtime exited with error: {reason}")
+
+    def _log_harness(self, line: str) -> None:
+        with self._cond:
+            if self._current is not None:
+                self._current.log_lines.append(line)
+        self.logs.write(self.spec.name, [line])
+
+    def _report_line(self, inv: Invocation, duration_ms: float) -> str:
+        parts = [
+            f"REPORT RequestId: {inv.request_id}",
+            f"Duration: {duration_ms:.2f} ms",
+            f"Billed Duration: {int(duration_ms) + 1} ms",
+            f"Memory Size: {self.spec.memory_mb} MB",
+        ]
+        peak = _peak_rss_mb(self.pid)
+        if peak is not None:
+            parts.append(f"Max Memory Used: {peak} MB")
+        if self._init_ms is not None:
+            parts.append(f"Init Duration: {self._init_ms:.2f} ms")
+            self._init_ms = None
+        return "\t".join(parts)
+
+    # Runtime API callbacks (called from the Runtime API server's threads)
+
+    def next_invocation(self) -> Invocation | None:
+        with self._cond:
+            self._cond.wait_for(lambda: self._pending is not None or self._closing)
+            inv, self._pending = self._pending, None
+            if inv is None:
+                return None
+            now = time.monotonic()
+            if self._first_poll_at is None:  # the end of INIT: measured once, on the cold start
+                self._first_poll_at = now
+                self._init_ms = (now - self._spawned_at) * 1000
+            inv.delivered_at = now
+            self._cond.notify_all()
+            return inv
+
+    def post_result(self, request_id: str, body: bytes, is_error: bool) -> bool:
+        with self._cond:
+            inv = self._current
+            if inv is None or inv.request_id != request_id or inv.result is not None:
+                return False
+            if not is_error and len(body) > MAX_RESPONSE_BYTES:
+                body, is_error = error_payload(
+                    "Function.ResponseSizeTooLarge",
+                    f"Response payload size ({len(body)} bytes) exceeded maximum allowed payload size ({MAX_RESPONSE_BYTES} bytes).",
+                ), True
+            inv.result, inv.is_error = body, is_error
+            self._cond.notify_all()
+            return True
+
+    def post_init_error(self, body: bytes) -> None:
+        with self._cond:
+            self._init_error = body
+            self.broken = True
+            self._cond.notify_all()
+
+
+def _log_stream_name(version: str) -> str:
+    today = datetime.now(timezone.utc).strftime("%Y/%m/%d")
+    return f"{today}/[{version}]{secrets.token_hex(16)}"
+
+
+def _peak_rss_mb(pid: int | None) -> int | None:
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return max(1, int(line.split()[1]) // 1024)
+    except (OSError, ValueError):
+        return None
+    return None
+
+
+def _error_body(body: bytes, error_type: str | None) -> bytes:
+    """Errors reach the caller as the runtime posted them, if they are a JSON object."""
+    try:
+        if isinstance(json.loads(body), dict):
+            return body
+    except ValueError:
+        pass
+    return error_payload(error_type or "Unknown", body.decode("utf-8", "replace"))
+
+
+# -- the Runtime API endpoint of one worker ---------------------------------------------------
+
+_RESULT_PATH = re.compile(r"^/2018-06-01/runtime/invocation/(?P<rid>[^/]+)/(?P<kind>response|error)$")
+
+
+class _RuntimeApiServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, worker: Worker):
+        self.worker = worker
+        super().__init__(("127.0.0.1", 0), _RuntimeApiHandler)
+        threading.Thread(target=self.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True).start()
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.server_address[1]}"
+
+    def close(self) -> None:
+        self.shutdown()
+        self.server_close()
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        pass  # the child went away mid-request: nothing to report
+
+
+class _RuntimeApiHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: _RuntimeApiServer
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        if self.path.split("?")[0] != "/2018-06-01/runtime/invocation/next":
+            return self._reply(404, {"errorType": "NotFound", "errorMessage": self.path})
+        inv = self.server.worker.next_invocation()
+        if inv is None:  # shutting down
+            return self._reply(500, {"errorType": "Shutdown", "errorMessage": "environment is shutting down"})
+        spec = self.server.worker.spec
+        headers = {
+            "Content-Type": "application/json",
+            "Lambda-Runtime-Aws-Request-Id": inv.request_id,
+            "Lambda-Runtime-Deadline-Ms": str(int((time.time() + spec.timeout_s) * 1000)),
+            "Lambda-Runtime-Invoked-Function-Arn": inv.invoked_arn,
+            "Lambda-Runtime-Trace-Id": TRACE_ID,
+        }
+        if inv.client_context:
+            headers["Lambda-Runtime-Client-Context"] = inv.client_context
+        self._send(200, inv.event, headers)
+
+    def do_POST(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        worker = self.server.worker
+        if self.path == "/2018-06-01/runtime/init/error":
+            worker.post_init_error(_error_body(body, self.headers.get("Lambda-Runtime-Function-Error-Type")))
+            return self._reply(202, {"status": "OK"})
+        match = _RESULT_PATH.match(self.path)
+        if not match:
+            return self._reply(404, {"errorType": "NotFound", "errorMessage": self.path})
+        is_error = match.group("kind") == "error"
+        if is_error:
+            body = _error_body(body, self.headers.get("Lambda-Runtime-Function-Error-Type"))
+        if worker.post_result(match.group("rid"), body, is_error):
+            return self._reply(202, {"status": "OK"})
+        self._reply(400, {"errorType": "InvalidRequestID", "errorMessage": "Invalid request ID"})
+
+    def _reply(self, code: int, doc: dict[str, str]) -> None:
+        self._send(code, json.dumps(doc).encode(), {"Content-Type": "application/json"})
+
+    def _send(self, code: int, body: bytes, headers: dict[str, str]) -> None:
+        self.send_response(code)
+        for key, value in headers.items():
+            self.send_header(key, value)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+# -- the pool of warm environments ------------------------------------------------------------
+
+
+class WarmPool:
+    """Idle workers per function version; busy counts per function for reserved concurrency."""
+
+    def __init__(self, endpoint_url: str, log_dir: Path, init_timeout_s: float = 10.0, max_idle: int = 4):
+        self.endpoint_url = endpoint_url
+        self.logs = FunctionLogs(log_dir)
+        self.init_timeout_s = init_timeout_s
+        self.max_idle = max_idle
+        self._idle: dict[str, list[Worker]] = defaultdict(list)
+        self._busy: dict[str, int] = defaultdict(int)
+        self._all: set[Worker] = set()
+        self._lock = threading.Lock()
+
+    def acquire(self, spec: FunctionSpec) -> Worker:
+        stale: list[Worker] = []
+        with self._lock:
+            if spec.reserved_concurrency is not None and self._busy[spec.arn] >= spec.reserved_concurrency:
+                raise Throttled()
+            idle = self._idle[spec.pool_key]
+            stale = [w for w in idle if w.spec != spec or w.broken]
+            fresh = [w for w in idle if w not in stale]
+            worker = fresh.pop() if fresh else Worker(spec, self.endpoint_url, self.logs, self.init_timeout_s)
+            self._idle[spec.pool_key] = fresh
+            self._busy[spec.arn] += 1
+            self._all.add(worker)
+        self._stop(stale)
+        return worker
+
+    def release(self, worker: Worker) -> None:
+        with self._lock:
+            self._busy[worker.spec.arn] -= 1
+            idle = self._idle[worker.spec.pool_key]
+            keep = not worker.broken and len(idle) < self.max_idle
+            if keep:
+                idle.append(worker)
+        if not keep:
+            self._stop([worker])
+
+    def stop_all(self) -> None:
+        with self._lock:
+            workers = list(self._all)
+            self._idle.clear()
+        self._stop(workers)
+
+    def child_pids(self) -> list[int]:
+        with self._lock:
+            return [w.pid for w in self._all if w.pid is not None and not w.broken]
+
+    def _stop(self, workers: list[Worker]) -> None:
+        for worker in workers:
+            worker.stop()
+            with self._lock:
+                self._all.discard(worker)
+
+
+# -- invoking a moto function -----------------------------------------------------------------
+
+
+class LambdaInvoker:
+    def __init__(self, pool: WarmPool):
+        self.pool = pool
+
+    def invoke(self, fn: Any, invoked_arn: str, event: bytes, client_context: str | None = None) -> InvokeResult:
+        spec = FunctionSpec.from_moto(fn)
+        if not spec.bootstrap or spec.bootstrap_stamp is None:
+            message = (
+                f"local-aws: function {spec.name} needs the environment variable LOCAL_BOOTSTRAP "
+                f"set to the absolute path of an existing bootstrap executable (got {spec.bootstrap!r})"
+            )
+            return InvokeResult(error_payload("Runtime.InvalidEntrypoint", message), True, spec.version)
+        worker = self.pool.acquire(spec)
+        try:
+            worker.ensure_started()
+            return worker.invoke(Invocation(event, invoked_arn, client_context))
+        except OSError as err:  # not executable, bad interpreter, ...
+            worker.broken = True
+            message = f"local-aws: cannot start {spec.bootstrap}: {err}"
+            return InvokeResult(error_payload("Runtime.InvalidEntrypoint", message), True, spec.version)
+        finally:
+            self.pool.release(worker)
+
+    def invoke_with_retry(self, fn: Any, invoked_arn: str, event: bytes, budget_s: float = 300.0) -> None:
+        """Asynchronous invocations wait out throttling, as Lambda's internal queue does."""
+        deadline = time.monotonic() + budget_s
+        while True:
+            try:
+                self.invoke(fn, invoked_arn, event)
+                return
+            except Throttled:
+                if time.monotonic() > deadline:
+                    return
+                time.sleep(0.1)
+
+
+# -- the Invoke route (HTTP) ------------------------------------------------------------------
+
+_INVOKE_PATH = re.compile(r"^/2015-03-31/functions/(?P<name>[^/]+)/invocations/?$")
+
+
+def split_function_name(name: str) -> tuple[str, str | None]:
+    """name | name:qualifier | account:function:name[:q] | arn:...:function:name[:q]."""
+    parts = name.split(":")
+    if parts[0] == "arn" and len(parts) >= 7:
+        return parts[6], parts[7] if len(parts) > 7 else None
+    if len(parts) >= 3 and parts[1] == "function":
+        return parts[2], parts[3] if len(parts) > 3 else None
+    if len(parts) == 2:
+        return parts[0], parts[1]
+    return name, None
+
+
+def resolve_invocation(account: str, region: str, name: str, qualifier: str | None) -> tuple[Any, str]:
+    """The moto function (version) an invoke runs, and the ARN it was invoked as.
+
+    Aliases with weighted routing pick a version at random by weight, as Lambda does.
+    Raises moto's own errors for unknown functions, versions and aliases.
+    """
+    from moto.awslambda.utils import get_backend
+    from moto.core.exceptions import JsonRESTError
+
+    backend = get_backend(account, region)
+    base, name_qualifier = split_function_name(name)
+    qualifier = name_qualifier or qualifier
+    fn = backend.get_function(base, qualifier)
+    unqualified = FunctionSpec.from_moto(fn).arn
+    if qualifier and qualifier.upper() != "$LATEST":
+        try:
+            alias = backend.get_alias(qualifier, base)
+        except JsonRESTError:
+            alias = None
+        weights = ((alias.routing_config or {}) if alias else {}).get("AdditionalVersionWeights") or {}
+        if weights:
+            roll, chosen = random.random(), None
+            for version, weight in weights.items():
+                roll -= float(weight)
+                if roll < 0:
+                    chosen = version
+                    break
+            if chosen is not None:
+                fn = backend.get_function(base, chosen)
+    return fn, f"{unqualified}:{qualifier}" if qualifier else unqualified
+
+
+class LambdaInvokeRoute:
+    """WSGI middleware serving Invoke with local processes; everything else goes to moto."""
+
+    def __init__(self, app: WsgiApp, invoker: LambdaInvoker, log: Any = None):
+        self.app = app
+        self.invoker = invoker
+        self.log = log
+
+    def __call__(self, environ: Environ, start_response: StartResponse):
+        match = _INVOKE_PATH.match(environ.get("PATH_INFO", ""))
+        if not match or environ["REQUEST_METHOD"] != "POST":
+            return self.app(environ, start_response)
+        from moto.core.exceptions import JsonRESTError
+
+        body = read_body(environ)
+        qualifier = query_params(environ).get("Qualifier")
+        try:
+            fn, invoked_arn = resolve_invocation(
+                request_account(environ), request_region(environ), unquote(match.group("name")), qualifier
+            )
+        except JsonRESTError:
+            return self.app(environ, start_response)  # moto answers with its own error
+        event = body or b"{}"
+        try:
+            json.loads(event)
+        except ValueError:
+            return rest_json_error(start_response, 400, "InvalidRequestContentException", "Could not parse request body into json: Unexpected character")
+        invocation_type = environ.get("HTTP_X_AMZ_INVOCATION_TYPE", "RequestResponse")
+        if invocation_type == "DryRun":
+            return respond(start_response, 204, content_type=None)
+        if invocation_type == "Event":
+            threading.Thread(
+                target=self._invoke_async, args=(fn, invoked_arn, event), daemon=True, name="async-invoke"
+            ).start()
+            return respond(start_response, 202, content_type=None)
+        return self._invoke_sync(environ, start_response, fn, invoked_arn, event)
+
+    def _invoke_sync(self, environ: Environ, start_response: StartResponse, fn: Any, invoked_arn: str, event: bytes):
+        try:
+            result = self.invoker.invoke(fn, invoked_arn, event, _client_context(environ))
+        except Throttled:
+            return rest_json_error(start_response, 429, "TooManyRequestsException", "Rate Exceeded.")
+        headers = {"X-Amz-Executed-Version": result.executed_version}
+        if result.function_error:
+            headers["X-Amz-Function-Error"] = "Unhandled"
+        if environ.get("HTTP_X_AMZ_LOG_TYPE") == "Tail":
+            headers["X-Amz-Log-Result"] = base64.b64encode(result.log_tail.encode()).decode()
+        return respond(start_response, 200, result.payload, headers)
+
+    def _invoke_async(self, fn: Any, invoked_arn: str, event: bytes) -> None:
+        try:
+            self.invoker.invoke_with_retry(fn, invoked_arn, event)
+        except Exception:  # noqa: BLE001 - a background invoke must not kill its thread noisily
+            if self.log:
+                self.log.exception("asynchronous invoke of %s failed", invoked_arn)
+
+
+def _client_context(environ: Environ) -> str | None:
+    raw = environ.get("HTTP_X_AMZ_CLIENT_CONTEXT")
+    if not raw:
+        return None
+    try:
+        return base64.b64decode(raw).decode()
+    except ValueError:
+        return None

@@ -1,0 +1,136 @@
+"""In-process adjustments to moto 5.2.5, applied once before the server starts.
+
+* Step Functions: turn on moto's ASL interpreter so executions really run.
+* Lambda: moto's in-process callers (event sources, SNS, EventBridge targets, ...) invoke
+  through LambdaFunction._invoke_lambda, which needs Docker; route them to our local runner.
+* CloudWatch: moto answers percentile statistics (p50, p99.9, ...) with a 500 (it computes
+  None and its serializer crashes) and ignores GetMetricStatistics' ExtendedStatistics.
+  Compute percentiles from the raw values it stores; reject statistics we cannot compute
+  with a parseable InvalidParameterValue error instead of a crash.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from typing import Any, SupportsFloat
+
+PERCENTILE = re.compile(r"^p(\d{1,2}(?:\.\d+)?|100)$")
+BASIC_STATISTICS = ("SampleCount", "Average", "Sum", "Minimum", "Maximum")
+
+
+def enable_step_functions_interpreter() -> None:
+    from moto.core.config import default_user_config
+
+    default_user_config["stepfunctions"] = {"execute_state_machine": True}
+
+
+def route_in_process_invokes(invoker: Any) -> None:
+    """moto's own callers get (payload, errored, logs) from our runner instead of Docker."""
+    from moto.awslambda.models import LambdaFunction
+
+    def _invoke_lambda(self: Any, event: Any = None) -> tuple[str, bool, str]:
+        payload = event if isinstance(event, (str, bytes)) else json.dumps(event if event is not None else {})
+        data = payload.encode() if isinstance(payload, str) else payload
+        result = invoker.invoke(self, self.function_arn, data)
+        return result.payload.decode("utf-8", "replace"), result.function_error, result.log_tail
+
+    LambdaFunction._invoke_lambda = _invoke_lambda  # type: ignore[method-assign]
+
+
+# -- CloudWatch percentiles -----------------------------------------------------------------------
+
+
+def percentile(values: list[float], p: float) -> float | None:
+    """Nearest-rank percentile (CloudWatch's exact estimator is not public)."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    rank = max(1, math.ceil(p / 100.0 * len(ordered)))
+    return ordered[min(rank, len(ordered)) - 1]
+
+
+def _unsupported(stat: str) -> Exception:
+    from moto.cloudwatch.exceptions import InvalidParameterValue
+
+    return InvalidParameterValue(
+        f"local-aws: the statistic '{stat}' is not supported by the emulator "
+        f"(supported: {', '.join(BASIC_STATISTICS)} and percentiles pNN / pNN.N)"
+    )
+
+
+def patch_cloudwatch_statistics() -> None:
+    from moto.cloudwatch import models, responses
+
+    stats_cls = models.Statistics
+    basic = stats_cls.get_statistics_for_type
+
+    def get_statistics_for_type(self: Any, stat: str) -> SupportsFloat | None:
+        match = PERCENTILE.match(stat)
+        if match:
+            return percentile(self.metric_single_values_list, float(match.group(1)))
+        if stat not in BASIC_STATISTICS:
+            raise _unsupported(stat)
+        return basic(self, stat)
+
+    def extended_statistics(self: Any) -> dict[str, float] | None:
+        found = {s: self.get_statistics_for_type(s) for s in self.stats if PERCENTILE.match(s)}
+        found = {s: v for s, v in found.items() if v is not None}
+        return found or None
+
+    stats_cls.get_statistics_for_type = get_statistics_for_type  # type: ignore[method-assign]
+    stats_cls.extended_statistics = property(extended_statistics)  # type: ignore[attr-defined]
+
+    backend_cls = models.CloudWatchBackend
+    original_get_metric_data = backend_cls.get_metric_data
+
+    def get_metric_data(self: Any, queries: list[dict[str, Any]], *args: Any, **kwargs: Any) -> list[dict[str, Any]]:
+        for query in queries:
+            stat = query.get("MetricStat", {}).get("Stat")
+            if stat and not PERCENTILE.match(stat) and stat not in BASIC_STATISTICS:
+                raise _unsupported(stat)
+        results = original_get_metric_data(self, queries, *args, **kwargs)
+        return [_without_missing_values(r) for r in results]
+
+    backend_cls.get_metric_data = get_metric_data  # type: ignore[method-assign]
+
+    response_cls = responses.CloudWatchResponse
+    original_get_metric_statistics = response_cls.get_metric_statistics
+
+    def get_metric_statistics(self: Any) -> Any:
+        """Pass ExtendedStatistics to the backend along with Statistics (moto drops them)."""
+        extended = self._get_param("ExtendedStatistics") or []
+        for stat in extended:
+            if not PERCENTILE.match(stat):
+                raise _unsupported(stat)
+        if not extended:
+            return original_get_metric_statistics(self)
+        backend = self.cloudwatch_backend
+        datapoints = backend.get_metric_statistics(
+            self._get_param("Namespace"),
+            self._get_param("MetricName"),
+            self._get_param("StartTime"),
+            self._get_param("EndTime"),
+            self._get_int_param("Period"),
+            list(self._get_param("Statistics", [])) + list(extended),
+            unit=self._get_param("Unit"),
+            dimensions=self._get_param("Dimensions", []),
+        )
+        from moto.core.responses import ActionResult
+
+        return ActionResult({"Label": self._get_param("MetricName"), "Datapoints": datapoints})
+
+    response_cls.get_metric_statistics = get_metric_statistics  # type: ignore[method-assign]
+
+
+def _without_missing_values(result: dict[str, Any]) -> dict[str, Any]:
+    """A period whose statistic cannot be computed has no datapoint (moto would crash on None)."""
+    pairs = [(t, v) for t, v in zip(result["timestamps"], result["values"]) if v is not None]
+    return {**result, "timestamps": [t for t, _ in pairs], "values": [v for _, v in pairs]}
+
+
+def apply_all(invoker: Any) -> None:
+    enable_step_functions_interpreter()
+    route_in_process_invokes(invoker)
+    patch_cloudwatch_statistics()
