@@ -65,7 +65,7 @@ def service_model(name: str) -> Any:
 def to_json_value(value: Any) -> Any:
     """Plain JSON from decoded CBOR: timestamps become epoch seconds, bytes become base64."""
     if isinstance(value, dt.datetime):
-        aware = value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
+        aware = value if value.tzinfo else value.replace(tzinfo=dt.UTC)
         return aware.timestamp()
     if isinstance(value, (bytes, bytearray)):
         return base64.b64encode(value).decode()
@@ -89,7 +89,7 @@ def _epoch_seconds(value: Any) -> float:
     if isinstance(value, (int, float)):
         return float(value)
     parsed = dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.timezone.utc)).timestamp()
+    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)).timestamp()
 
 
 def to_cbor_value(value: Any, shape: Any) -> Any:
@@ -156,20 +156,40 @@ class CborBridge:
         service = SERVICES.get(match.group("service"))
         operation = match.group("operation")
         if service is None:
-            return self._answer(start_response, 404, {"__type": "UnknownOperationException", "message": f"local-aws: no CBOR bridge for service {match.group('service')}"})
+            return self._answer(
+                start_response,
+                404,
+                {
+                    "__type": "UnknownOperationException",
+                    "message": f"local-aws: no CBOR bridge for service {match.group('service')}",
+                },
+            )
         try:
             request = cbor2.loads(read_body(environ) or cbor2.dumps({}))
         except (cbor2.CBORDecodeError, ValueError) as err:
-            doc = error_document(service, "SerializationException", f"local-aws: request body is not valid CBOR: {err}")
+            doc = error_document(
+                service, "SerializationException", f"local-aws: request body is not valid CBOR: {err}"
+            )
             return self._answer(start_response, 400, doc)
         try:
             model = service_model(service.botocore_name).operation_model(operation)
         except Exception:  # noqa: BLE001 - botocore raises OperationNotFoundError
-            return self._answer(start_response, 404, {"__type": "UnknownOperationException", "message": f"local-aws: unknown operation {operation}"})
-        status, headers, body = self._call_moto(environ, match.group("service"), operation, to_json_value(request))
+            return self._answer(
+                start_response,
+                404,
+                {
+                    "__type": "UnknownOperationException",
+                    "message": f"local-aws: unknown operation {operation}",
+                },
+            )
+        status, headers, body = self._call_moto(
+            environ, match.group("service"), operation, to_json_value(request)
+        )
         return self._translate(start_response, service, model, operation, status, headers, body)
 
-    def _call_moto(self, environ: Environ, target: str, operation: str, doc: Any) -> tuple[str, list[tuple[str, str]], bytes]:
+    def _call_moto(
+        self, environ: Environ, target: str, operation: str, doc: Any
+    ) -> tuple[str, list[tuple[str, str]], bytes]:
         payload = json.dumps(doc).encode()
         inner = dict(environ)
         inner.pop("HTTP_SMITHY_PROTOCOL", None)
@@ -201,7 +221,16 @@ class CborBridge:
                 close()
         return captured.status, captured.headers or [], body
 
-    def _translate(self, start_response: StartResponse, service: CborService, model: Any, operation: str, status: str, headers: list[tuple[str, str]], body: bytes):
+    def _translate(
+        self,
+        start_response: StartResponse,
+        service: CborService,
+        model: Any,
+        operation: str,
+        status: str,
+        headers: list[tuple[str, str]],
+        body: bytes,
+    ):
         code = int(status.split()[0])
         extra = {k: v for k, v in headers if k.lower() in ("x-amzn-requestid", "x-amzn-query-error")}
         try:
@@ -218,13 +247,19 @@ class CborBridge:
             return self._answer(start_response, code, error_document(service, error_code, message), extra)
         # moto crashed (500 HTML page) or answered something that is not JSON
         if self.log:
-            self.log.warning("moto failed on %s.%s: %s %s", service.botocore_name, operation, status, body[:300])
+            self.log.warning(
+                "moto failed on %s.%s: %s %s", service.botocore_name, operation, status, body[:300]
+            )
         message = f"local-aws: moto could not serve {operation} (HTTP {code}); see the emulator log"
         extra["x-amzn-query-error"] = "InternalServiceError;Receiver"
-        return self._answer(start_response, 500, error_document(service, "InternalServiceError", message), extra)
+        return self._answer(
+            start_response, 500, error_document(service, "InternalServiceError", message), extra
+        )
 
     @staticmethod
-    def _answer(start_response: StartResponse, code: int, doc: Any, extra: dict[str, str] | None = None) -> list[bytes]:
+    def _answer(
+        start_response: StartResponse, code: int, doc: Any, extra: dict[str, str] | None = None
+    ) -> list[bytes]:
         payload = b"" if doc is None else encode(doc)
         headers = {"x-amzn-RequestId": new_request_id(), **(extra or {})}
         headers["smithy-protocol"] = "rpc-v2-cbor"

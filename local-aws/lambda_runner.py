@@ -19,18 +19,20 @@ the process, as Lambda discards the execution environment.
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import random
 import re
 import secrets
+import signal
 import subprocess
 import threading
 import time
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -216,6 +218,7 @@ class Worker:
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
+            process_group=0,  # its own group in the emulator's session: see _end_process_group
         )
         threading.Thread(target=self._pump_output, daemon=True, name=f"out-{self.spec.name}").start()
         threading.Thread(target=self._await_exit, daemon=True, name=f"exit-{self.spec.name}").start()
@@ -226,13 +229,8 @@ class Worker:
             self.broken = True
             self._cond.notify_all()
         proc = self._proc
-        if proc is not None and proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=2)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        if proc is not None:
+            _end_process_group(proc)
         self._server.close()
 
     @property
@@ -285,12 +283,16 @@ class Worker:
     # one invocation
 
     def invoke(self, inv: Invocation) -> InvokeResult:
+        with self._cond:
+            self._current = inv  # from here on, the child's output belongs to this invocation
         self._log_harness(f"START RequestId: {inv.request_id} Version: {self.spec.version}")
         started = time.monotonic()
         payload, is_error = self._run(inv)
         duration_ms = (time.monotonic() - started) * 1000
         self._log_harness(f"END RequestId: {inv.request_id}")
         self._log_harness(self._report_line(inv, duration_ms))
+        with self._cond:
+            self._current = None
         FunctionLogs.to_cloudwatch(self.spec, self.log_stream, inv.log_lines)
         tail = "\n".join(inv.log_lines).encode()[-LOG_TAIL_BYTES:].decode("utf-8", "replace")
         return InvokeResult(payload, is_error, self.spec.version, tail)
@@ -298,7 +300,7 @@ class Worker:
     def _run(self, inv: Invocation) -> tuple[bytes, bool]:
         rid = inv.request_id
         with self._cond:
-            self._pending, self._current = inv, inv
+            self._pending = inv
             self._cond.notify_all()
             self._cond.wait_for(lambda: inv.delivered_at is not None or self._dead(), self.init_timeout_s)
             if inv.delivered_at is None:
@@ -306,7 +308,6 @@ class Worker:
                 return self._undelivered(rid), True
             remaining = self.spec.timeout_s - (time.monotonic() - inv.delivered_at)
             self._cond.wait_for(lambda: inv.result is not None or self._dead(), max(remaining, 0))
-            self._current = None
             if inv.result is not None:
                 return inv.result, inv.is_error
             self.broken = True
@@ -322,7 +323,9 @@ class Worker:
         self.broken = True
         if self._init_error is not None or self._exit_code is not None:
             return self._died(rid)
-        message = f"RequestId: {rid} Error: INIT did not poll for an event within {self.init_timeout_s:.0f} seconds"
+        message = (
+            f"RequestId: {rid} Error: INIT did not poll for an event within {self.init_timeout_s:.0f} seconds"
+        )
         return error_payload("Runtime.InitTimeout", message)
 
     def _died(self, rid: str) -> bytes:
@@ -330,9 +333,13 @@ class Worker:
             return self._init_error
         code = self._exit_code
         if code is None:
-            return error_payload("Runtime.ExitError", f"RequestId: {rid} Error: Runtime exited without providing a reason")
+            return error_payload(
+                "Runtime.ExitError", f"RequestId: {rid} Error: Runtime exited without providing a reason"
+            )
         reason = f"signal: {-code}" if code < 0 else f"exit status {code}"
-        return error_payload("Runtime.ExitError", f"RequestId: {rid} Error: Runtime exited with error: {reason}")
+        return error_payload(
+            "Runtime.ExitError", f"RequestId: {rid} Error: Runtime exited with error: {reason}"
+        )
 
     def _log_harness(self, line: str) -> None:
         with self._cond:
@@ -377,10 +384,11 @@ class Worker:
             if inv is None or inv.request_id != request_id or inv.result is not None:
                 return False
             if not is_error and len(body) > MAX_RESPONSE_BYTES:
-                body, is_error = error_payload(
-                    "Function.ResponseSizeTooLarge",
-                    f"Response payload size ({len(body)} bytes) exceeded maximum allowed payload size ({MAX_RESPONSE_BYTES} bytes).",
-                ), True
+                message = (
+                    f"Response payload size ({len(body)} bytes) exceeded maximum allowed "
+                    f"payload size ({MAX_RESPONSE_BYTES} bytes)."
+                )
+                body, is_error = error_payload("Function.ResponseSizeTooLarge", message), True
             inv.result, inv.is_error = body, is_error
             self._cond.notify_all()
             return True
@@ -392,8 +400,22 @@ class Worker:
             self._cond.notify_all()
 
 
+def _end_process_group(proc: subprocess.Popen[bytes], grace_s: float = 0.5) -> None:
+    """SIGTERM, a short grace, then SIGKILL for the bootstrap's whole process group.
+
+    The group outlives its leader, so this also ends what a crashed bootstrap left behind.
+    """
+    pgid = proc.pid  # the bootstrap leads its own group (process_group=0)
+    with contextlib.suppress(ProcessLookupError, subprocess.TimeoutExpired):
+        os.killpg(pgid, signal.SIGTERM)
+        proc.wait(timeout=grace_s)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pgid, signal.SIGKILL)
+    proc.wait()
+
+
 def _log_stream_name(version: str) -> str:
-    today = datetime.now(timezone.utc).strftime("%Y/%m/%d")
+    today = datetime.now(UTC).strftime("%Y/%m/%d")
     return f"{today}/[{version}]{secrets.token_hex(16)}"
 
 
@@ -562,7 +584,9 @@ class LambdaInvoker:
     def __init__(self, pool: WarmPool):
         self.pool = pool
 
-    def invoke(self, fn: Any, invoked_arn: str, event: bytes, client_context: str | None = None) -> InvokeResult:
+    def invoke(
+        self, fn: Any, invoked_arn: str, event: bytes, client_context: str | None = None
+    ) -> InvokeResult:
         spec = FunctionSpec.from_moto(fn)
         if not spec.bootstrap or spec.bootstrap_stamp is None:
             message = (
@@ -669,7 +693,12 @@ class LambdaInvokeRoute:
         try:
             json.loads(event)
         except ValueError:
-            return rest_json_error(start_response, 400, "InvalidRequestContentException", "Could not parse request body into json: Unexpected character")
+            return rest_json_error(
+                start_response,
+                400,
+                "InvalidRequestContentException",
+                "Could not parse request body into json: Unexpected character",
+            )
         invocation_type = environ.get("HTTP_X_AMZ_INVOCATION_TYPE", "RequestResponse")
         if invocation_type == "DryRun":
             return respond(start_response, 204, content_type=None)
@@ -680,7 +709,9 @@ class LambdaInvokeRoute:
             return respond(start_response, 202, content_type=None)
         return self._invoke_sync(environ, start_response, fn, invoked_arn, event)
 
-    def _invoke_sync(self, environ: Environ, start_response: StartResponse, fn: Any, invoked_arn: str, event: bytes):
+    def _invoke_sync(
+        self, environ: Environ, start_response: StartResponse, fn: Any, invoked_arn: str, event: bytes
+    ):
         try:
             result = self.invoker.invoke(fn, invoked_arn, event, _client_context(environ))
         except Throttled:

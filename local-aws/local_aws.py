@@ -15,6 +15,7 @@ Layers, outermost first (each answers its own routes and passes everything else 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 import signal
@@ -36,7 +37,7 @@ class RequestLog:
 
     def __init__(self, app: WsgiApp, path: Path):
         self.app = app
-        self._file = open(path, "a", buffering=1)
+        self._file = open(path, "a", buffering=1)  # noqa: SIM115 - open for the server's lifetime
         self._lock = threading.Lock()
 
     def __call__(self, environ: Environ, start_response: StartResponse):
@@ -50,15 +51,21 @@ class RequestLog:
         try:
             return self.app(environ, recording)
         finally:
-            path = environ.get("PATH_INFO", "")
-            query = environ.get("QUERY_STRING")
-            target = environ.get("HTTP_X_AMZ_TARGET", "")
-            line = (
-                f"{time.strftime('%H:%M:%S')} {environ.get('REQUEST_METHOD')} {path}{'?' + query if query else ''}"
-                f"{' ' + target if target else ''} {seen.get('status', '-')} {(time.monotonic() - started) * 1000:.0f}ms\n"
-            )
-            with self._lock:
-                self._file.write(line)
+            self._write(environ, seen.get("status", "-"), (time.monotonic() - started) * 1000)
+
+    def _write(self, environ: Environ, status: str, millis: float) -> None:
+        query = environ.get("QUERY_STRING")
+        target = environ.get("HTTP_X_AMZ_TARGET")
+        fields = [
+            time.strftime("%H:%M:%S"),
+            str(environ.get("REQUEST_METHOD")),
+            environ.get("PATH_INFO", "") + (f"?{query}" if query else ""),
+            *([target] if target else []),
+            status,
+            f"{millis:.0f}ms",
+        ]
+        with self._lock:
+            self._file.write(" ".join(fields) + "\n")
 
 
 class ResetHook:
@@ -82,15 +89,26 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
     parser.add_argument("--state-dir", type=Path, default=Path(".local-aws"))
     parser.add_argument(
-        "--pc-ready-delay", type=float, default=float(env("LOCAL_AWS_PC_READY_DELAY_S", "0")),
+        "--pc-ready-delay",
+        type=float,
+        default=float(env("LOCAL_AWS_PC_READY_DELAY_S", "0")),
         help="seconds before a provisioned-concurrency config may report READY (default 0: on the next read)",
     )
     parser.add_argument(
-        "--lambda-init-timeout", type=float, default=float(env("LOCAL_AWS_LAMBDA_INIT_TIMEOUT_S", "10")),
+        "--lambda-init-timeout",
+        type=float,
+        default=float(env("LOCAL_AWS_LAMBDA_INIT_TIMEOUT_S", "10")),
         help="seconds a bootstrap may take before its first poll for an event",
     )
     parser.add_argument(
-        "--max-warm", type=int, default=int(env("LOCAL_AWS_MAX_WARM", "4")),
+        "--new-session",
+        action="store_true",
+        help="lead a new process group (scripts/local-aws.sh stop then ends every bootstrap with it)",
+    )
+    parser.add_argument(
+        "--max-warm",
+        type=int,
+        default=int(env("LOCAL_AWS_MAX_WARM", "4")),
         help="idle processes kept per function version",
     )
     return parser.parse_args(argv)
@@ -110,7 +128,7 @@ def build_app(endpoint_url: str, state_dir: Path, args: argparse.Namespace) -> t
 
     import moto_patches
     from cbor_bridge import CborBridge
-    from lambda_runner import LambdaInvokeRoute, LambdaInvoker, WarmPool
+    from lambda_runner import LambdaInvoker, LambdaInvokeRoute, WarmPool
     from provisioned_concurrency import ProvisionedConcurrency
 
     pool = WarmPool(endpoint_url, state_dir / "lambda", args.lambda_init_timeout, args.max_warm)
@@ -126,6 +144,12 @@ def build_app(endpoint_url: str, state_dir: Path, args: argparse.Namespace) -> t
     return app, pool
 
 
+def start_new_session() -> None:
+    # PermissionError: already a process-group leader (started by a shell with job control)
+    with contextlib.suppress(PermissionError):
+        os.setsid()
+
+
 def write_atomically(path: Path, text: str) -> None:
     tmp = path.with_suffix(".tmp")
     tmp.write_text(text)
@@ -134,6 +158,8 @@ def write_atomically(path: Path, text: str) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.new_session:
+        start_new_session()
     state_dir: Path = args.state_dir.resolve()
     state_dir.mkdir(parents=True, exist_ok=True)
     configure_logging(state_dir)
@@ -147,7 +173,9 @@ def main(argv: list[str] | None = None) -> int:
 
     # Bind first (port 0 -> a free port), then build the app: the Lambda children and the Step
     # Functions interpreter both need the real port.
-    server = make_server(args.host, args.port, lambda e, s: app(e, s), threaded=True, request_handler=QuietHandler)
+    server = make_server(
+        args.host, args.port, lambda e, s: app(e, s), threaded=True, request_handler=QuietHandler
+    )
     port = server.server_address[1]
     public_host = "127.0.0.1" if args.host in ("0.0.0.0", "") else args.host
     endpoint = f"http://{public_host}:{port}"

@@ -6,7 +6,8 @@
 * CloudWatch: moto answers percentile statistics (p50, p99.9, ...) with a 500 (it computes
   None and its serializer crashes) and ignores GetMetricStatistics' ExtendedStatistics.
   Compute percentiles from the raw values it stores; reject statistics we cannot compute
-  with a parseable InvalidParameterValue error instead of a crash.
+  with a parseable InvalidParameterValue error instead of a crash. moto also matches a
+  GetMetricData query with dimensions in every namespace: keep it to the query's namespace.
 """
 
 from __future__ import annotations
@@ -14,10 +15,12 @@ from __future__ import annotations
 import json
 import math
 import re
+import threading
 from typing import Any, SupportsFloat
 
 PERCENTILE = re.compile(r"^p(\d{1,2}(?:\.\d+)?|100)$")
 BASIC_STATISTICS = ("SampleCount", "Average", "Sum", "Minimum", "Maximum")
+_query_scope = threading.local()  # the namespace one GetMetricData call is limited to
 
 
 def enable_step_functions_interpreter() -> None:
@@ -84,15 +87,31 @@ def patch_cloudwatch_statistics() -> None:
 
     backend_cls = models.CloudWatchBackend
     original_get_metric_data = backend_cls.get_metric_data
+    original_get_all_metrics = backend_cls.get_all_metrics
 
-    def get_metric_data(self: Any, queries: list[dict[str, Any]], *args: Any, **kwargs: Any) -> list[dict[str, Any]]:
+    def get_all_metrics(self: Any) -> list[Any]:
+        data = original_get_all_metrics(self)
+        namespace = getattr(_query_scope, "namespace", None)
+        return data if namespace is None else [md for md in data if md.namespace == namespace]
+
+    def get_metric_data(
+        self: Any, queries: list[dict[str, Any]], *args: Any, **kwargs: Any
+    ) -> list[dict[str, Any]]:
+        """moto ignores the namespace of a MetricStat query that has dimensions: scope it."""
         for query in queries:
             stat = query.get("MetricStat", {}).get("Stat")
             if stat and not PERCENTILE.match(stat) and stat not in BASIC_STATISTICS:
                 raise _unsupported(stat)
-        results = original_get_metric_data(self, queries, *args, **kwargs)
+        namespaces = {q["MetricStat"]["Metric"].get("Namespace") for q in queries if "MetricStat" in q}
+        if len(namespaces) == 1:
+            _query_scope.namespace = namespaces.pop()
+        try:
+            results = original_get_metric_data(self, queries, *args, **kwargs)
+        finally:
+            _query_scope.namespace = None
         return [_without_missing_values(r) for r in results]
 
+    backend_cls.get_all_metrics = get_all_metrics  # type: ignore[method-assign]
     backend_cls.get_metric_data = get_metric_data  # type: ignore[method-assign]
 
     response_cls = responses.CloudWatchResponse
@@ -126,7 +145,7 @@ def patch_cloudwatch_statistics() -> None:
 
 def _without_missing_values(result: dict[str, Any]) -> dict[str, Any]:
     """A period whose statistic cannot be computed has no datapoint (moto would crash on None)."""
-    pairs = [(t, v) for t, v in zip(result["timestamps"], result["values"]) if v is not None]
+    pairs = [(t, v) for t, v in zip(result["timestamps"], result["values"], strict=True) if v is not None]
     return {**result, "timestamps": [t for t, _ in pairs], "values": [v for _, v in pairs]}
 
 

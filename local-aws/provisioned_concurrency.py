@@ -17,7 +17,7 @@ import re
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import unquote
 
@@ -42,7 +42,7 @@ ConfigKey = tuple[str, str, str, str]
 
 def _aws_timestamp() -> str:
     """Lambda's string timestamp format, e.g. 2024-05-01T12:00:00.000+0000."""
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     return now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}+0000"
 
 
@@ -143,9 +143,7 @@ class ProvisionedConcurrency:
         with self._lock:
             self._configs.pop(key, None)
 
-    def _list(
-        self, account: str, region: str, function: Any, params: dict[str, str]
-    ) -> dict[str, Any]:
+    def _list(self, account: str, region: str, function: Any, params: dict[str, str]) -> dict[str, Any]:
         arn = _unqualified_arn(function)
         with self._lock:
             keys = sorted(k for k in self._configs if k[:3] == (account, region, arn))
@@ -234,13 +232,15 @@ def _requested_executions(body: bytes) -> int:
     try:
         requested = int(json.loads(body or b"{}").get("ProvisionedConcurrentExecutions", 0))
     except (ValueError, TypeError, AttributeError) as err:
-        raise LambdaApiError(400, "InvalidRequestContentException", "Could not parse request body into json") from err
+        raise LambdaApiError(
+            400, "InvalidRequestContentException", "Could not parse request body into json"
+        ) from err
     if requested < 1:
         raise LambdaApiError(
             400,
             "ValidationException",
-            "1 validation error detected: Value '%d' at 'provisionedConcurrentExecutions' failed "
-            "to satisfy constraint: Member must have value greater than or equal to 1" % requested,
+            f"1 validation error detected: Value '{requested}' at 'provisionedConcurrentExecutions' "
+            "failed to satisfy constraint: Member must have value greater than or equal to 1",
         )
     return requested
 

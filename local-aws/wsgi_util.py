@@ -102,9 +102,7 @@ def respond_json(
     return respond(start_response, code, json.dumps(doc).encode(), headers)
 
 
-def rest_json_error(
-    start_response: StartResponse, code: int, error_type: str, message: str
-) -> list[bytes]:
+def rest_json_error(start_response: StartResponse, code: int, error_type: str, message: str) -> list[bytes]:
     """An error shaped like the Lambda (restJson1) service answers it."""
     doc = {"Type": "User" if code < 500 else "Service", "message": message}
     return respond_json(start_response, code, doc, {"x-amzn-ErrorType": error_type})
