@@ -491,8 +491,7 @@ class _RuntimeApiHandler(BaseHTTPRequestHandler):
         self._send(200, inv.event, headers)
 
     def do_POST(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length else b""
+        body = self._read_body()
         worker = self.server.worker
         if self.path == "/2018-06-01/runtime/init/error":
             worker.post_init_error(_error_body(body, self.headers.get("Lambda-Runtime-Function-Error-Type")))
@@ -506,6 +505,21 @@ class _RuntimeApiHandler(BaseHTTPRequestHandler):
         if worker.post_result(match.group("rid"), body, is_error):
             return self._reply(202, {"status": "OK"})
         self._reply(400, {"errorType": "InvalidRequestID", "errorMessage": "Invalid request ID"})
+
+    def _read_body(self) -> bytes:
+        """Content-Length or chunked (streamed responses and some HTTP clients use chunks)."""
+        if "chunked" not in self.headers.get("Transfer-Encoding", "").lower():
+            length = int(self.headers.get("Content-Length") or 0)
+            return self.rfile.read(length) if length else b""
+        chunks = []
+        while True:
+            size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+            if size == 0:
+                while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                    pass  # trailers
+                return b"".join(chunks)
+            chunks.append(self.rfile.read(size))
+            self.rfile.readline()  # the CRLF after each chunk
 
     def _reply(self, code: int, doc: dict[str, str]) -> None:
         self._send(code, json.dumps(doc).encode(), {"Content-Type": "application/json"})

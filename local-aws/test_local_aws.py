@@ -45,7 +45,7 @@ FAKE_AUTH = (
 BOOTSTRAP = textwrap.dedent(
     """\
     #!{python}
-    import json, os, subprocess, sys, time, urllib.request
+    import http.client, json, os, subprocess, sys, time, urllib.request
 
     API = "http://" + os.environ["AWS_LAMBDA_RUNTIME_API"] + "/2018-06-01/runtime"
     count = 0
@@ -74,6 +74,14 @@ BOOTSTRAP = textwrap.dedent(
             sys.exit(3)
         if action == "touch":
             open(event["path"], "w").write("ran")
+        if action == "chunked":  # a response body sent with Transfer-Encoding: chunked
+            host, port = os.environ["AWS_LAMBDA_RUNTIME_API"].split(":")
+            conn = http.client.HTTPConnection(host, int(port))
+            parts = [b'{{"chunked": ', b'true, "count": ', str(count).encode(), b'}}']
+            conn.request("POST", "/2018-06-01/runtime/invocation/" + rid + "/response", iter(parts),
+                         encode_chunked=True)
+            conn.getresponse().read()
+            continue
         keys = ("MODE", "AWS_LAMBDA_FUNCTION_NAME", "AWS_LAMBDA_FUNCTION_VERSION",
                 "AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "AWS_REGION", "AWS_ENDPOINT_URL",
                 "AWS_LAMBDA_LOG_GROUP_NAME", "AWS_ACCESS_KEY_ID")
@@ -370,6 +378,11 @@ class LambdaInvokeTest(unittest.TestCase):
         self.assertFalse(_alive(first["pid"]), "the stale process must be stopped")
         self.assertFalse(_alive(first["helper"]), "and whatever it started")
 
+    def test_chunked_response_body(self) -> None:
+        name = create_function()
+        _, doc = invoke(name, {"action": "chunked"})
+        self.assertEqual(doc, {"chunked": True, "count": 1})
+
     def test_function_error_is_unhandled(self) -> None:
         name = create_function()
         resp, doc = invoke(name, {"action": "error"})
@@ -428,7 +441,9 @@ class LambdaInvokeTest(unittest.TestCase):
         name = create_function()
         first = self.lam.publish_version(FunctionName=name)["Version"]
         env = self.lam.get_function_configuration(FunctionName=name)["Environment"]["Variables"]
-        self.lam.update_function_configuration(FunctionName=name, Environment={"Variables": {**env, "MODE": "b"}})
+        self.lam.update_function_configuration(
+            FunctionName=name, Environment={"Variables": {**env, "MODE": "b"}}
+        )
         second = self.lam.publish_version(FunctionName=name)["Version"]
         self.lam.create_alias(
             FunctionName=name,

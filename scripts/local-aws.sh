@@ -126,10 +126,18 @@ cmd_start() {
 }
 
 # Members of the launcher's session: the launcher and the bootstraps it started (each leads
-# its own process group inside that session). A pid is never reused while a session of that
-# id exists, so these are ours even when the launcher itself was killed.
+# its own process group inside that session). A session id is its leader's pid, and a pid is
+# not reused while the process (even a zombie) exists, so when the recorded launcher is ours or
+# gone, every member is ours, also after the launcher itself was killed.
 session_members() {
-  ps -eo pid=,sid= | awk -v s="$1" '$2 == s { print $1 }'
+  local pid="$1" stat
+  if [[ -e "/proc/$pid" ]]; then
+    stat="$(cat "/proc/$pid/stat" 2>/dev/null || true)"
+    if [[ -z "$(running_pid)" && ! "$stat" =~ ^[0-9]+\ \(python[^\)]*\)\ Z ]]; then
+      return 0  # that pid now belongs to someone else's process: leave its session alone
+    fi
+  fi
+  ps -eo pid=,sid= | awk -v s="$pid" '$2 == s { print $1 }'
 }
 
 cmd_stop() {
