@@ -1,0 +1,10 @@
+//! DynamoDB adapters: the stats table the extension writes, and the control table (change
+//! log, leases, window summaries).
+
+pub mod control;
+pub mod stats;
+pub mod summaries;
+pub mod tables;
+
+pub use control::ControlTable;
+pub use stats::{DynamoStatsStore, RejectedItem, WindowRead};
