@@ -13,7 +13,9 @@ Runtime API server, exactly as it does in AWS:
 Execution environments stay warm: a process serves one invocation at a time, is reused
 for the next one, and is replaced when the function's configuration, code or bootstrap
 binary changes. A concurrent invoke gets a second process. A timeout or a crash discards
-the process, as Lambda discards the execution environment.
+the process, as Lambda discards the execution environment. External extensions (env var
+LOCAL_EXTENSIONS) run beside the bootstrap with the Extensions and Telemetry APIs on the
+same endpoint: see lambda_extensions.py.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
+from lambda_extensions import SHUTDOWN_WINDOW_S, ExtensionHost, Telemetry, extension_paths
 from wsgi_util import (
     Environ,
     StartResponse,
@@ -80,6 +83,8 @@ class FunctionSpec:
     handler: str
     code_sha: str
     bootstrap_stamp: tuple[int, int] | None  # (mtime_ns, size): a rebuilt binary restarts
+    extensions: tuple[str, ...]
+    extension_stamps: tuple[tuple[int, int] | None, ...]
     log_group: str = field(compare=False)
     reserved_concurrency: int | None = field(compare=False)
 
@@ -89,6 +94,7 @@ class FunctionSpec:
 
         env = {str(k): str(v) for k, v in (fn.environment_vars or {}).items()}
         bootstrap = env.get("LOCAL_BOOTSTRAP")
+        extensions = extension_paths(env)
         reserved = fn.reserved_concurrency
         return cls(
             name=fn.function_name,
@@ -103,6 +109,8 @@ class FunctionSpec:
             handler=str(fn.handler or "bootstrap"),
             code_sha=str(getattr(fn, "code_sha_256", "")),
             bootstrap_stamp=_file_stamp(bootstrap),
+            extensions=extensions,
+            extension_stamps=tuple(_file_stamp(p) for p in extensions),
             log_group=fn.logs_group_name,
             reserved_concurrency=None if reserved in (None, "") else int(reserved),
         )
@@ -138,6 +146,7 @@ class InvokeResult:
     function_error: bool
     executed_version: str
     log_tail: str = ""
+    request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
 
 
 def error_payload(error_type: str, message: str) -> bytes:
@@ -183,7 +192,8 @@ class FunctionLogs:
 
 
 class Worker:
-    """A bootstrap process with its own Runtime API endpoint, serving one invocation at a time."""
+    """One execution environment: a bootstrap process (and its extensions) with its own
+    Runtime API endpoint, serving one invocation at a time."""
 
     def __init__(self, spec: FunctionSpec, endpoint_url: str, logs: FunctionLogs, init_timeout_s: float):
         self.spec = spec
@@ -198,10 +208,23 @@ class Worker:
         self._init_error: bytes | None = None
         self._exit_code: int | None = None
         self._closing = False
+        self._stopped = False
+        self._shutdown_reason = "spindown"
         self._spawned_at = 0.0
         self._first_poll_at: float | None = None
-        self._init_ms: float | None = None  # reported in the first REPORT line only
+        self._init_ms: float | None = None  # reported with the first invocation only
         self._proc: subprocess.Popen[bytes] | None = None
+        self._ext_procs: list[subprocess.Popen[bytes]] = []
+        self.telemetry = Telemetry()
+        self.extensions = ExtensionHost(
+            self._cond,
+            expected=len(spec.extensions),
+            registration={
+                "functionName": spec.name,
+                "functionVersion": spec.version,
+                "handler": spec.handler,
+            },
+        )
         self._server = _RuntimeApiServer(self)
 
     # lifecycle
@@ -211,27 +234,57 @@ class Worker:
             return
         assert self.spec.bootstrap
         self._spawned_at = time.monotonic()
-        self._proc = subprocess.Popen(
-            [self.spec.bootstrap],
+        self.telemetry.emit(
+            "platform.initStart",
+            {
+                "initializationType": "on-demand",
+                "phase": "init",
+                "functionName": self.spec.name,
+                "functionVersion": self.spec.version,
+            },
+        )
+        for path in self.spec.extensions:  # Lambda starts extensions first
+            self._ext_procs.append(self._spawn(path, "extension"))
+        self._proc = self._spawn(self.spec.bootstrap, "function")
+
+    def _spawn(self, path: str, kind: str) -> subprocess.Popen[bytes]:
+        proc = subprocess.Popen(
+            [path],
             env=self._child_env(),
-            cwd=os.path.dirname(self.spec.bootstrap) or None,
+            cwd=os.path.dirname(path) or None,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             process_group=0,  # its own group in the emulator's session: see _end_process_group
         )
-        threading.Thread(target=self._pump_output, daemon=True, name=f"out-{self.spec.name}").start()
-        threading.Thread(target=self._await_exit, daemon=True, name=f"exit-{self.spec.name}").start()
+        name = os.path.basename(path)
+        threading.Thread(target=self._pump_output, args=(proc, kind), daemon=True, name=f"out-{name}").start()
+        threading.Thread(target=self._await_exit, args=(proc, kind), daemon=True, name=f"exit-{name}").start()
+        return proc
 
     def stop(self) -> None:
+        """End the environment: SHUTDOWN to the extensions (2 s window), then kill everything."""
         with self._cond:
-            self._closing = True
+            if self._stopped:
+                return
+            self._stopped = True
             self.broken = True
+            if self._proc is not None and self.extensions.shutdown_locked(self._shutdown_reason):
+                self._cond.wait_for(
+                    lambda: self.extensions.shutdown_done_locked() or not self._extensions_alive(),
+                    SHUTDOWN_WINDOW_S,
+                )
+            self._closing = True
+            self.extensions.close_locked()
             self._cond.notify_all()
-        proc = self._proc
-        if proc is not None:
-            _end_process_group(proc)
+        self.telemetry.close()
+        for proc in [self._proc, *self._ext_procs]:
+            if proc is not None:
+                _end_process_group(proc)
         self._server.close()
+
+    def _extensions_alive(self) -> bool:
+        return any(p.poll() is None for p in self._ext_procs)
 
     @property
     def pid(self) -> int | None:
@@ -263,21 +316,27 @@ class Worker:
         env.update(dict(spec.environment))
         return env
 
-    def _pump_output(self) -> None:
-        assert self._proc and self._proc.stdout
-        for raw in self._proc.stdout:
+    def _pump_output(self, proc: subprocess.Popen[bytes], kind: str) -> None:
+        """Child output goes to the function's log file and to telemetry; the function's own
+        lines also to the current invocation (for LogType=Tail and CloudWatch Logs)."""
+        assert proc.stdout
+        for raw in proc.stdout:
             line = raw.decode("utf-8", "replace").rstrip("\n")
             with self._cond:
                 if self._current is not None:
                     self._current.log_lines.append(line)
             self.logs.write(self.spec.name, [line])
+            self.telemetry.emit(kind, line)
 
-    def _await_exit(self) -> None:
-        assert self._proc
-        code = self._proc.wait()
+    def _await_exit(self, proc: subprocess.Popen[bytes], kind: str) -> None:
+        code = proc.wait()
         with self._cond:
-            self._exit_code = code
             self.broken = True
+            if kind == "function":
+                self._exit_code = code
+            elif self._first_poll_at is None and self._init_error is None and not self._closing:
+                message = f"extension {os.path.basename(str(proc.args[0]))} exited during INIT with {code}"
+                self._init_error = error_payload("Extension.Crash", message)
             self._cond.notify_all()
 
     # one invocation
@@ -287,17 +346,19 @@ class Worker:
             self._current = inv  # from here on, the child's output belongs to this invocation
         self._log_harness(f"START RequestId: {inv.request_id} Version: {self.spec.version}")
         started = time.monotonic()
-        payload, is_error = self._run(inv)
+        payload, is_error, status = self._run(inv)
         duration_ms = (time.monotonic() - started) * 1000
+        self._runtime_done(inv, payload, status, duration_ms)
         self._log_harness(f"END RequestId: {inv.request_id}")
-        self._log_harness(self._report_line(inv, duration_ms))
+        self._log_harness(self._report(inv, payload, status, duration_ms))
         with self._cond:
             self._current = None
         FunctionLogs.to_cloudwatch(self.spec, self.log_stream, inv.log_lines)
         tail = "\n".join(inv.log_lines).encode()[-LOG_TAIL_BYTES:].decode("utf-8", "replace")
-        return InvokeResult(payload, is_error, self.spec.version, tail)
+        return InvokeResult(payload, is_error, self.spec.version, tail, inv.request_id)
 
-    def _run(self, inv: Invocation) -> tuple[bytes, bool]:
+    def _run(self, inv: Invocation) -> tuple[bytes, bool, str]:
+        """(payload, is_error, telemetry status: success | error | timeout | failure)."""
         rid = inv.request_id
         with self._cond:
             self._pending = inv
@@ -305,16 +366,19 @@ class Worker:
             self._cond.wait_for(lambda: inv.delivered_at is not None or self._dead(), self.init_timeout_s)
             if inv.delivered_at is None:
                 self._pending = None
-                return self._undelivered(rid), True
+                self._shutdown_reason = "failure"
+                return self._undelivered(rid), True, "failure"
             remaining = self.spec.timeout_s - (time.monotonic() - inv.delivered_at)
             self._cond.wait_for(lambda: inv.result is not None or self._dead(), max(remaining, 0))
             if inv.result is not None:
-                return inv.result, inv.is_error
+                return inv.result, inv.is_error, "error" if inv.is_error else "success"
             self.broken = True
             if self._exit_code is None and self._init_error is None:
+                self._shutdown_reason = "timeout"
                 message = f"RequestId: {rid} Error: Task timed out after {self.spec.timeout_s:.2f} seconds"
-                return error_payload("Sandbox.Timedout", message), True
-            return self._died(rid), True
+                return error_payload("Sandbox.Timedout", message), True, "timeout"
+            self._shutdown_reason = "failure"
+            return self._died(rid), True, "failure"
 
     def _dead(self) -> bool:
         return self._exit_code is not None or self._init_error is not None or self._closing
@@ -324,7 +388,8 @@ class Worker:
         if self._init_error is not None or self._exit_code is not None:
             return self._died(rid)
         message = (
-            f"RequestId: {rid} Error: INIT did not poll for an event within {self.init_timeout_s:.0f} seconds"
+            f"RequestId: {rid} Error: INIT did not finish within {self.init_timeout_s:.0f} seconds "
+            "(the runtime and every extension must poll for their next event)"
         )
         return error_payload("Runtime.InitTimeout", message)
 
@@ -347,36 +412,82 @@ class Worker:
                 self._current.log_lines.append(line)
         self.logs.write(self.spec.name, [line])
 
-    def _report_line(self, inv: Invocation, duration_ms: float) -> str:
+    def _runtime_done(self, inv: Invocation, payload: bytes, status: str, duration_ms: float) -> None:
+        record: dict[str, Any] = {
+            "requestId": inv.request_id,
+            "status": status,
+            "metrics": {"durationMs": round(duration_ms, 3), "producedBytes": len(payload)},
+        }
+        if status != "success":
+            record["errorType"] = _error_type(payload)
+        self.telemetry.emit("platform.runtimeDone", record)
+
+    def _report(self, inv: Invocation, payload: bytes, status: str, duration_ms: float) -> str:
+        """Emit platform.report and return the REPORT log line."""
+        metrics: dict[str, Any] = {
+            "durationMs": round(duration_ms, 3),
+            "billedDurationMs": int(duration_ms) + 1,
+            "memorySizeMB": self.spec.memory_mb,
+        }
+        peak = _peak_rss_mb(self.pid)
+        if peak is not None:
+            metrics["maxMemoryUsedMB"] = peak
+        init_ms, self._init_ms = self._init_ms, None
+        if init_ms is not None:
+            metrics["initDurationMs"] = round(init_ms, 3)
+        record: dict[str, Any] = {"requestId": inv.request_id, "status": status, "metrics": metrics}
+        if status != "success":
+            record["errorType"] = _error_type(payload)
+        self.telemetry.emit("platform.report", record)
         parts = [
             f"REPORT RequestId: {inv.request_id}",
             f"Duration: {duration_ms:.2f} ms",
-            f"Billed Duration: {int(duration_ms) + 1} ms",
+            f"Billed Duration: {metrics['billedDurationMs']} ms",
             f"Memory Size: {self.spec.memory_mb} MB",
         ]
-        peak = _peak_rss_mb(self.pid)
         if peak is not None:
             parts.append(f"Max Memory Used: {peak} MB")
-        if self._init_ms is not None:
-            parts.append(f"Init Duration: {self._init_ms:.2f} ms")
-            self._init_ms = None
+        if init_ms is not None:
+            parts.append(f"Init Duration: {init_ms:.2f} ms")
+        if status == "timeout":
+            parts.append("Status: timeout")
         return "\t".join(parts)
 
     # Runtime API callbacks (called from the Runtime API server's threads)
 
     def next_invocation(self) -> Invocation | None:
+        """The runtime's long poll. An event is delivered once INIT is over (the extensions
+        wait for their next event) and the extensions are done with the previous one."""
         with self._cond:
-            self._cond.wait_for(lambda: self._pending is not None or self._closing)
+            self._cond.wait_for(
+                lambda: (self._pending is not None and self.extensions.ready_locked()) or self._closing
+            )
             inv, self._pending = self._pending, None
-            if inv is None:
+            if inv is None or self._closing:
                 return None
             now = time.monotonic()
             if self._first_poll_at is None:  # the end of INIT: measured once, on the cold start
                 self._first_poll_at = now
                 self._init_ms = (now - self._spawned_at) * 1000
+                self._emit_init_done(self._init_ms)
             inv.delivered_at = now
+            self.telemetry.emit("platform.start", {"requestId": inv.request_id, "version": self.spec.version})
+            self.extensions.invoke_locked(
+                {
+                    "eventType": "INVOKE",
+                    "deadlineMs": int((time.time() + self.spec.timeout_s) * 1000),
+                    "requestId": inv.request_id,
+                    "invokedFunctionArn": inv.invoked_arn,
+                    "tracing": {"type": "X-Amzn-Trace-Id", "value": TRACE_ID},
+                }
+            )
             self._cond.notify_all()
             return inv
+
+    def _emit_init_done(self, init_ms: float) -> None:
+        base = {"initializationType": "on-demand", "phase": "init", "status": "success"}
+        self.telemetry.emit("platform.initRuntimeDone", base)
+        self.telemetry.emit("platform.initReport", {**base, "metrics": {"durationMs": round(init_ms, 3)}})
 
     def post_result(self, request_id: str, body: bytes, is_error: bool) -> bool:
         with self._cond:
@@ -398,6 +509,18 @@ class Worker:
             self._init_error = body
             self.broken = True
             self._cond.notify_all()
+
+    def post_extension_exit_error(self) -> None:
+        with self._cond:
+            self.broken = True  # Lambda resets the environment
+
+
+def _error_type(payload: bytes) -> str:
+    try:
+        doc = json.loads(payload)
+    except ValueError:
+        return "Unknown"
+    return str(doc.get("errorType") or "Unknown") if isinstance(doc, dict) else "Unknown"
 
 
 def _end_process_group(proc: subprocess.Popen[bytes], grace_s: float = 0.5) -> None:
@@ -473,8 +596,57 @@ class _RuntimeApiHandler(BaseHTTPRequestHandler):
         pass
 
     def do_GET(self) -> None:
-        if self.path.split("?")[0] != "/2018-06-01/runtime/invocation/next":
+        path = self.path.split("?")[0]
+        if path == "/2018-06-01/runtime/invocation/next":
+            return self._next_invocation()
+        if path == "/2020-01-01/extension/event/next":
+            return self._next_extension_event()
+        self._reply(404, {"errorType": "NotFound", "errorMessage": self.path})
+
+    def do_POST(self) -> None:
+        body = self._read_body()
+        worker = self.server.worker
+        error_type = self.headers.get("Lambda-Runtime-Function-Error-Type") or self.headers.get(
+            "Lambda-Extension-Function-Error-Type"
+        )
+        if self.path == "/2018-06-01/runtime/init/error":
+            worker.post_init_error(_error_body(body, error_type))
+            return self._reply(202, {"status": "OK"})
+        if self.path == "/2020-01-01/extension/register":
+            return self._register_extension(body)
+        if self.path == "/2020-01-01/extension/init/error":
+            worker.post_init_error(_error_body(body, error_type or "Extension.InitError"))
+            return self._reply(202, {"status": "OK"})
+        if self.path == "/2020-01-01/extension/exit/error":
+            worker.post_extension_exit_error()
+            return self._reply(202, {"status": "OK"})
+        match = _RESULT_PATH.match(self.path)
+        if not match:
             return self._reply(404, {"errorType": "NotFound", "errorMessage": self.path})
+        is_error = match.group("kind") == "error"
+        if is_error:
+            body = _error_body(body, error_type)
+        if worker.post_result(match.group("rid"), body, is_error):
+            return self._reply(202, {"status": "OK"})
+        self._reply(400, {"errorType": "InvalidRequestID", "errorMessage": "Invalid request ID"})
+
+    def do_PUT(self) -> None:
+        body = self._read_body()
+        if self.path.split("?")[0] != "/2022-07-01/telemetry":
+            return self._reply(404, {"errorType": "NotFound", "errorMessage": self.path})
+        worker = self.server.worker
+        name = worker.extensions.name_of(self.headers.get("Lambda-Extension-Identifier", ""))
+        if name is None:
+            return self._reply(
+                403, {"errorType": "Extension.UnknownId", "errorMessage": "unknown extension id"}
+            )
+        try:
+            worker.telemetry.subscribe(name, json.loads(body or b"{}"))
+        except (ValueError, AttributeError) as err:
+            return self._reply(400, {"errorType": "ValidationError", "errorMessage": str(err)})
+        self._send(200, b"OK", {"Content-Type": "text/plain"})
+
+    def _next_invocation(self) -> None:
         inv = self.server.worker.next_invocation()
         if inv is None:  # shutting down
             return self._reply(500, {"errorType": "Shutdown", "errorMessage": "environment is shutting down"})
@@ -490,21 +662,30 @@ class _RuntimeApiHandler(BaseHTTPRequestHandler):
             headers["Lambda-Runtime-Client-Context"] = inv.client_context
         self._send(200, inv.event, headers)
 
-    def do_POST(self) -> None:
-        body = self._read_body()
+    def _register_extension(self, body: bytes) -> None:
+        name = self.headers.get("Lambda-Extension-Name")
+        if not name:
+            return self._reply(
+                400, {"errorType": "InvalidRequest", "errorMessage": "Lambda-Extension-Name missing"}
+            )
+        try:
+            events = list(json.loads(body or b"{}").get("events") or [])
+        except (ValueError, AttributeError):
+            return self._reply(400, {"errorType": "InvalidRequest", "errorMessage": "body must be JSON"})
         worker = self.server.worker
-        if self.path == "/2018-06-01/runtime/init/error":
-            worker.post_init_error(_error_body(body, self.headers.get("Lambda-Runtime-Function-Error-Type")))
-            return self._reply(202, {"status": "OK"})
-        match = _RESULT_PATH.match(self.path)
-        if not match:
-            return self._reply(404, {"errorType": "NotFound", "errorMessage": self.path})
-        is_error = match.group("kind") == "error"
-        if is_error:
-            body = _error_body(body, self.headers.get("Lambda-Runtime-Function-Error-Type"))
-        if worker.post_result(match.group("rid"), body, is_error):
-            return self._reply(202, {"status": "OK"})
-        self._reply(400, {"errorType": "InvalidRequestID", "errorMessage": "Invalid request ID"})
+        ext_id = worker.extensions.register(name, events)
+        worker.telemetry.emit("platform.extension", {"name": name, "state": "Ready", "events": events})
+        doc = json.dumps(worker.extensions.registration).encode()
+        self._send(200, doc, {"Content-Type": "application/json", "Lambda-Extension-Identifier": ext_id})
+
+    def _next_extension_event(self) -> None:
+        event = self.server.worker.extensions.next_event(self.headers.get("Lambda-Extension-Identifier", ""))
+        if event is None:
+            return self._reply(
+                403, {"errorType": "Extension.UnknownId", "errorMessage": "unknown id or shutdown"}
+            )
+        headers = {"Content-Type": "application/json", "Lambda-Extension-Event-Identifier": str(uuid.uuid4())}
+        self._send(200, json.dumps(event).encode(), headers)
 
     def _read_body(self) -> bytes:
         """Content-Length or chunked (streamed responses and some HTTP clients use chunks)."""
@@ -578,17 +759,21 @@ class WarmPool:
         with self._lock:
             workers = list(self._all)
             self._idle.clear()
-        self._stop(workers)
+        self._stop(workers, wait=True)
 
-    def child_pids(self) -> list[int]:
+    def _stop(self, workers: list[Worker], wait: bool = False) -> None:
+        """Stop environments in parallel (each may give its extensions a SHUTDOWN window)."""
+        threads = [threading.Thread(target=self._stop_one, args=(w,), daemon=True) for w in workers]
+        for thread in threads:
+            thread.start()
+        if wait:
+            for thread in threads:
+                thread.join()
+
+    def _stop_one(self, worker: Worker) -> None:
+        worker.stop()
         with self._lock:
-            return [w.pid for w in self._all if w.pid is not None and not w.broken]
-
-    def _stop(self, workers: list[Worker]) -> None:
-        for worker in workers:
-            worker.stop()
-            with self._lock:
-                self._all.discard(worker)
+            self._all.discard(worker)
 
 
 # -- invoking a moto function -----------------------------------------------------------------
@@ -730,7 +915,8 @@ class LambdaInvokeRoute:
             result = self.invoker.invoke(fn, invoked_arn, event, _client_context(environ))
         except Throttled:
             return rest_json_error(start_response, 429, "TooManyRequestsException", "Rate Exceeded.")
-        headers = {"X-Amz-Executed-Version": result.executed_version}
+        # As in Lambda, the API request id is the invocation's request id.
+        headers = {"X-Amz-Executed-Version": result.executed_version, "x-amzn-RequestId": result.request_id}
         if result.function_error:
             headers["X-Amz-Function-Error"] = "Unhandled"
         if environ.get("HTTP_X_AMZ_LOG_TYPE") == "Tail":

@@ -86,9 +86,64 @@ BOOTSTRAP = textwrap.dedent(
                 "AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "AWS_REGION", "AWS_ENDPOINT_URL",
                 "AWS_LAMBDA_LOG_GROUP_NAME", "AWS_ACCESS_KEY_ID")
         post("/invocation/" + rid + "/response", {{
-            "event": event, "count": count, "pid": os.getpid(), "helper": helper.pid, "arn": arn,
+            "event": event, "count": count, "pid": os.getpid(), "helper": helper.pid, "arn": arn, "rid": rid,
             "env": {{k: os.environ.get(k) for k in keys}},
         }})
+    """
+)
+
+
+# An external extension: registers for INVOKE and SHUTDOWN, subscribes a listener to the
+# Telemetry API, and records everything it receives (one JSON document a line) in $EXT_OUT.
+EXTENSION = textwrap.dedent(
+    """\
+    #!{python}
+    import json, os, sys, threading, time
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    from urllib.request import Request, urlopen
+
+    API = "http://" + os.environ["AWS_LAMBDA_RUNTIME_API"]
+    lock = threading.Lock()
+
+    def record(doc):
+        with lock, open(os.environ["EXT_OUT"], "a") as f:
+            f.write(json.dumps(doc) + "\\n")
+
+    class Listener(BaseHTTPRequestHandler):
+        def do_POST(self):
+            for rec in json.loads(self.rfile.read(int(self.headers["Content-Length"]))):
+                record({{"telemetry": rec}})
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Listener)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    body = json.dumps({{"events": ["INVOKE", "SHUTDOWN"]}}).encode()
+    name = {{"Lambda-Extension-Name": os.path.basename(sys.argv[0])}}
+    resp = urlopen(Request(API + "/2020-01-01/extension/register", body, name, method="POST"))
+    ext_id = resp.headers["Lambda-Extension-Identifier"]
+    record({{"registered": json.loads(resp.read()), "pid": os.getpid()}})
+    subscription = {{
+        "schemaVersion": "2022-12-13",
+        "destination": {{"protocol": "HTTP", "URI": "http://sandbox.localdomain:%d" % server.server_port}},
+        "types": ["platform", "function"],
+        "buffering": {{"maxItems": 1000, "maxBytes": 262144, "timeoutMs": 25}},
+    }}
+    headers = {{"Lambda-Extension-Identifier": ext_id, "Content-Type": "application/json"}}
+    body = json.dumps(subscription).encode()
+    urlopen(Request(API + "/2022-07-01/telemetry", body, headers, method="PUT")).read()
+    print("extension ready", flush=True)
+    while True:
+        req = Request(API + "/2020-01-01/extension/event/next", headers=headers)
+        event = json.loads(urlopen(req).read())
+        record({{"event": event}})
+        if event["eventType"] == "SHUTDOWN":
+            time.sleep(0.3)  # the last telemetry batch is still on its way
+            sys.exit(0)
     """
 )
 
@@ -198,6 +253,15 @@ def _alive(pid: int) -> bool:
         return False
 
 
+def _ends(pid: int, within_s: float = 5.0) -> bool:
+    deadline = time.monotonic() + within_s
+    while _alive(pid):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
 def unique(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:8]}"
 
@@ -205,6 +269,15 @@ def unique(prefix: str) -> str:
 def make_bootstrap() -> str:
     path = EMU.tmp / unique("bootstrap")
     path.write_text(BOOTSTRAP.format(python=sys.executable))
+    path.chmod(0o755)
+    return str(path)
+
+
+def make_extension(text: str = EXTENSION) -> str:
+    directory = EMU.tmp / unique("extensions")
+    directory.mkdir()
+    path = directory / "test-extension"
+    path.write_text(text.format(python=sys.executable))
     path.chmod(0o755)
     return str(path)
 
@@ -374,9 +447,8 @@ class LambdaInvokeTest(unittest.TestCase):
         self.assertNotEqual(second["pid"], first["pid"])
         self.assertEqual(second["count"], 1)
         self.assertEqual(second["env"]["MODE"], "b")
-        time.sleep(0.3)
-        self.assertFalse(_alive(first["pid"]), "the stale process must be stopped")
-        self.assertFalse(_alive(first["helper"]), "and whatever it started")
+        self.assertTrue(_ends(first["pid"]), "the stale process must be stopped")
+        self.assertTrue(_ends(first["helper"]), "and whatever it started")
 
     def test_chunked_response_body(self) -> None:
         name = create_function()
@@ -410,8 +482,7 @@ class LambdaInvokeTest(unittest.TestCase):
         self.assertIn("exit status 3", doc["errorMessage"])
         log = (EMU.state_dir / "lambda" / f"{name}.log").read_text()
         helper = int(re.search(r"init pid \d+ helper (\d+)", log).group(1))
-        time.sleep(0.3)
-        self.assertFalse(_alive(helper), "a crashed environment is discarded whole")
+        self.assertTrue(_ends(helper), "a crashed environment is discarded whole")
 
     def test_event_and_dry_run(self) -> None:
         name = create_function()
@@ -465,6 +536,77 @@ class LambdaInvokeTest(unittest.TestCase):
         with self.assertRaises(ClientError) as ctx:
             invoke(unique("missing"), {})
         self.assertEqual(ctx.exception.response["Error"]["Code"], "ResourceNotFoundException")
+
+
+class ExtensionsTest(unittest.TestCase):
+    def records(self, path: Path) -> list[dict[str, Any]]:
+        return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+    def wait_for(self, path: Path, predicate: Any, within_s: float = 10.0) -> list[dict[str, Any]]:
+        deadline = time.monotonic() + within_s
+        while not predicate(self.records(path)) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return self.records(path)
+
+    def test_invoke_and_shutdown_events_with_telemetry(self) -> None:
+        out = EMU.tmp / unique("ext-out")
+        name = create_function(env={"LOCAL_EXTENSIONS": make_extension(), "EXT_OUT": str(out)})
+        _, first = invoke(name, {"n": 1})
+        _, second = invoke(name, {"n": 2})
+        self.assertEqual((first["count"], second["count"]), (1, 2), "extensions do not break warm reuse")
+        rid1, rid2 = first["rid"], second["rid"]
+
+        def has_report(rid: str) -> Any:
+            return lambda recs: any(
+                r.get("telemetry", {}).get("type") == "platform.report"
+                and r["telemetry"]["record"]["requestId"] == rid
+                for r in recs
+            )
+
+        records = self.wait_for(out, has_report(rid2))
+        registered = next(r for r in records if "registered" in r)
+        EMU.pids_seen.add(registered["pid"])
+        self.assertEqual(registered["registered"]["functionName"], name)
+        invokes = [
+            r["event"]["requestId"] for r in records if r.get("event", {}).get("eventType") == "INVOKE"
+        ]
+        self.assertEqual(invokes, [rid1, rid2])
+        telemetry = [r["telemetry"] for r in records if "telemetry" in r]
+        types = [t["type"] for t in telemetry]
+        for expected in ("platform.initStart", "platform.initRuntimeDone", "platform.initReport"):
+            self.assertIn(expected, types, "init records reach a subscriber that came later")
+        reports = {t["record"]["requestId"]: t["record"] for t in telemetry if t["type"] == "platform.report"}
+        self.assertEqual(reports[rid1]["status"], "success")
+        self.assertIn("initDurationMs", reports[rid1]["metrics"], "the cold start reports its init")
+        self.assertNotIn("initDurationMs", reports[rid2]["metrics"])
+        self.assertEqual(reports[rid2]["metrics"]["memorySizeMB"], 256)
+        done = [t["record"] for t in telemetry if t["type"] == "platform.runtimeDone"]
+        self.assertEqual([d["requestId"] for d in done], [rid1, rid2])
+        self.assertTrue(any(t["type"] == "function" and rid1 in t["record"] for t in telemetry))
+        self.assertTrue(all(t["time"].endswith("Z") for t in telemetry))
+
+        env = self.lam().get_function_configuration(FunctionName=name)["Environment"]["Variables"]
+        self.lam().update_function_configuration(
+            FunctionName=name, Environment={"Variables": {**env, "MODE": "b"}}
+        )
+        invoke(name, {})
+        records = self.wait_for(
+            out, lambda recs: any(r.get("event", {}).get("eventType") == "SHUTDOWN" for r in recs)
+        )
+        shutdown = next(r["event"] for r in records if r.get("event", {}).get("eventType") == "SHUTDOWN")
+        self.assertEqual(shutdown["shutdownReason"], "spindown")
+        self.assertGreater(shutdown["deadlineMs"], time.time() * 1000 - 5000)
+
+    def test_extension_crash_fails_init(self) -> None:
+        crashing = make_extension("#!/bin/sh\nexit 1\n")
+        name = create_function(env={"LOCAL_EXTENSIONS": crashing})
+        resp, doc = invoke(name, {})
+        self.assertEqual(resp["FunctionError"], "Unhandled")
+        self.assertEqual(doc["errorType"], "Extension.Crash")
+
+    @staticmethod
+    def lam() -> Any:
+        return EMU.client("lambda")
 
 
 class StepFunctionsTest(unittest.TestCase):
