@@ -180,9 +180,22 @@ pub struct PlannedSlot {
     pub start: Minute,
     /// Provisioned concurrency to have READY at `start`.
     pub provisioned: u32,
-    /// Overlapping keep-warm invocations to send in the slot.
+    /// Overlapping keep-warm invocations to send in each round of the slot (every
+    /// [`ConcurrencyPlan::keep_warm_period_minutes`]). Lambda routes invocations to idle
+    /// provisioned environments first, so this count includes the provisioned ones: the
+    /// environments kept warm on demand are `keep_warm - provisioned`. 0 = no warm-up.
     pub keep_warm: u32,
+    /// Why `provisioned` is what it is.
     pub reason: ConcurrencyReason,
+    /// Why `keep_warm` is what it is (`None` when keep-warm is off for the group).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keep_warm_reason: Option<ConcurrencyReason>,
+    /// Forecast p99 of invocations per minute in the slot.
+    #[serde(default)]
+    pub forecast_p99_per_minute: f64,
+    /// Cold starts the plan still expects in the slot.
+    #[serde(default)]
+    pub expected_cold_starts: f64,
 }
 
 /// The cold-start plan of one function alias over the planning horizon.
@@ -197,6 +210,31 @@ pub struct ConcurrencyPlan {
     pub baseline_cost_usd: f64,
     pub expected_cold_starts: f64,
     pub baseline_cold_starts: f64,
+    /// Minutes between keep-warm rounds, and how long each warm-up call holds (ms).
+    #[serde(default)]
+    pub keep_warm_period_minutes: u32,
+    #[serde(default)]
+    pub keep_warm_hold_ms: u32,
+}
+
+impl ConcurrencyPlan {
+    /// Provisioned concurrency to request at `now`: the most any slot needs that starts
+    /// before `now + slot + lead` (raise early enough to be READY, never lower under a slot
+    /// that still needs it). 0 for an empty plan.
+    pub fn provisioned_to_request(&self, now: Minute, slot_minutes: u32, lead_minutes: u32) -> u32 {
+        let until = now.plus(i64::from(slot_minutes) + i64::from(lead_minutes));
+        self.slots
+            .iter()
+            .filter(|s| s.start < until && s.start.plus(i64::from(slot_minutes)) > now)
+            .map(|s| s.provisioned)
+            .max()
+            .unwrap_or(0)
+    }
+
+    /// The slot that covers `now`, if any.
+    pub fn slot_at(&self, now: Minute, slot_minutes: u32) -> Option<&PlannedSlot> {
+        self.slots.iter().find(|s| s.start <= now && now < s.start.plus(i64::from(slot_minutes)))
+    }
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@
 //! - [`pricing`] and [`cost`]: list prices and the one cost model
 //! - [`report`]: Lambda REPORT lines and `platform.report` records
 //! - [`histogram`], [`observe`], [`stats_item`]: what is observed, and how it is stored
+//! - [`forecast`] and [`planner`]: demand forecasts and the cold-start plan (PC + keep-warm)
 //! - [`decision`]: decisions and their reasons
 //! - [`ports`]: the traits adapters and the simulator implement
 
@@ -16,8 +17,10 @@ pub mod calendar;
 pub mod cost;
 pub mod decision;
 pub mod domain;
+pub mod forecast;
 pub mod histogram;
 pub mod observe;
+pub mod planner;
 pub mod policy;
 pub mod ports;
 pub mod pricing;

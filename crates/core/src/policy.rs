@@ -97,6 +97,24 @@ pub struct ConcurrencyPolicy {
     pub horizon_minutes: u32,
     /// Slot length of a plan (minutes); PC bills in 5-minute steps. Default 5.
     pub slot_minutes: u32,
+    /// Keep-warm rounds are sent every this many minutes. Must be shorter than the shortest
+    /// time AWS may keep an idle environment (undocumented; 5 minutes is the shortest seen).
+    /// Default 4.
+    pub keep_warm_period_minutes: u32,
+    /// Each warm-up invocation holds its environment this long (ms), so the calls of one
+    /// round overlap and land on distinct environments. Default 50.
+    pub keep_warm_hold_ms: u32,
+    /// Idle time after which the planner assumes an on-demand environment is reclaimed
+    /// (minutes). AWS does not document it; the shortest plausible value is the safe one.
+    /// Default 5.
+    pub assumed_reclaim_minutes: u32,
+    /// Time provisioned concurrency takes to become READY (minutes); PC is requested this
+    /// much before the slot that needs it. Default 2.
+    pub allocation_lead_minutes: u32,
+    /// Most expected extra spend (PC, keep-warm, minus what they save) as a share of the
+    /// function's expected on-demand cost, in percent: 0 = cost-neutral. Default: none
+    /// (the cold-start penalty alone decides).
+    pub max_extra_cost_pct: Option<f64>,
 }
 
 impl Default for ConcurrencyPolicy {
@@ -109,6 +127,11 @@ impl Default for ConcurrencyPolicy {
             budget_per_day_usd: None,
             horizon_minutes: 60,
             slot_minutes: 5,
+            keep_warm_period_minutes: 4,
+            keep_warm_hold_ms: 50,
+            assumed_reclaim_minutes: 5,
+            allocation_lead_minutes: 2,
+            max_extra_cost_pct: None,
         }
     }
 }
@@ -208,6 +231,29 @@ impl Policy {
         {
             return fail("concurrency.budgetPerDayUsd", format!("must be ≥ 0, got {b}"));
         }
+        if k.keep_warm_period_minutes == 0 || k.keep_warm_period_minutes >= k.assumed_reclaim_minutes {
+            return fail(
+                "concurrency.keepWarmPeriodMinutes",
+                format!(
+                    "must be positive and shorter than assumedReclaimMinutes ({}), got {}",
+                    k.assumed_reclaim_minutes, k.keep_warm_period_minutes
+                ),
+            );
+        }
+        if !(1..=10_000).contains(&k.keep_warm_hold_ms) {
+            return fail("concurrency.keepWarmHoldMs", format!("must be within 1..=10000, got {}", k.keep_warm_hold_ms));
+        }
+        if k.allocation_lead_minutes > k.slot_minutes {
+            return fail(
+                "concurrency.allocationLeadMinutes",
+                format!("must be at most slotMinutes ({}), got {}", k.slot_minutes, k.allocation_lead_minutes),
+            );
+        }
+        if let Some(pct) = k.max_extra_cost_pct
+            && !(pct.is_finite() && pct >= 0.0)
+        {
+            return fail("concurrency.maxExtraCostPct", format!("must be ≥ 0, got {pct}"));
+        }
         let g = &self.guardrails;
         if !(0.5..1.0).contains(&g.confidence) {
             return fail("guardrails.confidence", format!("must be within 0.5..1, got {}", g.confidence));
@@ -255,6 +301,10 @@ mod tests {
             (r#"{"constraints":{"minMemoryMb":4096,"maxMemoryMb":1024}}"#, "minMemoryMb"),
             (r#"{"constraints":{"maxStepFactor":1.0}}"#, "maxStepFactor"),
             (r#"{"concurrency":{"horizonMinutes":7}}"#, "horizonMinutes"),
+            (r#"{"concurrency":{"keepWarmPeriodMinutes":5}}"#, "keepWarmPeriodMinutes"),
+            (r#"{"concurrency":{"keepWarmHoldMs":0}}"#, "keepWarmHoldMs"),
+            (r#"{"concurrency":{"allocationLeadMinutes":9}}"#, "allocationLeadMinutes"),
+            (r#"{"concurrency":{"maxExtraCostPct":-1}}"#, "maxExtraCostPct"),
             (r#"{"constraints":{"minMemoryMb":64}}"#, "128..=10240"),
             (r#"{"mode":"yolo"}"#, "yolo"),
             (r#"{"modes":"observe"}"#, "modes"),

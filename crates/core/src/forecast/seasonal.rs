@@ -1,0 +1,385 @@
+//! The seasonal model the forecaster fits to one series.
+//!
+//! On `z = ln(1 + arrivals per bin)` (multiplicative seasonality for busy series, additive for
+//! sparse ones, no negative forecasts after the inverse transform):
+//! 1. a **daily profile** (recency-weighted mean of each bin of the day, smoothed over
+//!    neighbouring bins) once the history spans two days, and a **weekly deviation** from it
+//!    once it spans two weeks (two full cycles, as any seasonal fit needs). Each is shrunk
+//!    towards "no seasonality" by an empirical-Bayes factor, signal variance ÷ (signal +
+//!    sampling noise), so a noisy or sparse series is not fitted to its own noise;
+//! 2. a **level** on the leave-one-out residuals, an exponentially weighted mean (half-life one
+//!    day with a profile, one hour without: level shifts and trend), and an AR(1) pull of the
+//!    latest residual that decays with the horizon (φ fitted per series);
+//! 3. **quantiles** from the empirical distribution of the model's own h-step errors over the
+//!    last week, replayed in sample with the level as it stood at each origin.
+//!
+//! With less than two days of history it is a recent-level model (no profile).
+
+use serde::{Deserialize, Serialize};
+
+use super::quantiles::{Quantiles, empirical};
+use super::series::Series;
+use crate::domain::Minute;
+
+const DAY: i64 = Minute::PER_DAY;
+const WEEK: i64 = Minute::PER_WEEK;
+/// Older cycles count less in the profiles: weight halves every week of age.
+const PROFILE_HALF_LIFE_MINUTES: f64 = 7.0 * 1440.0;
+/// Half-life of the level with a seasonal profile (it follows shifts and trend) ...
+const LEVEL_HALF_LIFE_SEASONAL_MINUTES: f64 = 1440.0;
+/// ... and without one (it is the whole model, so it follows the recent hour).
+const LEVEL_HALF_LIFE_RECENT_MINUTES: f64 = 60.0;
+/// Horizons (minutes) at which the error distribution is measured; others interpolate.
+const ERROR_HORIZONS_MINUTES: [i64; 9] = [5, 10, 15, 30, 60, 180, 360, 720, 1440];
+/// Errors are measured over this recent span.
+const ERROR_WINDOW_MINUTES: i64 = 7 * 1440;
+/// Fewer error samples than this at a horizon and the previous horizon's are used.
+const MIN_ERROR_SAMPLES: usize = 24;
+/// The level jumps to the mean of this recent span when that mean is significantly off it.
+const SHIFT_WINDOW_MINUTES: i64 = 60;
+/// Standard errors that make a level shift significant.
+const SHIFT_Z: f64 = 4.0;
+/// Kernel smoothing each profile over neighbouring bins (1-2-1).
+const KERNEL_CENTRE: f64 = 0.5;
+const KERNEL_NOISE_SHARE: f64 = 6.0 / 16.0;
+
+/// Which structure the history supported.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum ModelKind {
+    /// No bin with data: the forecast is zero.
+    NoHistory,
+    /// Less than two days: recent level and its noise only.
+    RecentLevel,
+    /// Two days or more: daily profile.
+    Daily,
+    /// Two weeks or more: daily profile plus weekly deviation.
+    Weekly,
+}
+
+/// A fitted model, positioned at the end of its history.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SeasonalModel {
+    pub kind: ModelKind,
+    /// First minute after the history: bin 0 of a forecast starts here.
+    pub origin: Minute,
+    pub step_minutes: u32,
+    /// Bins with data in the history used.
+    pub known_bins: usize,
+    daily: Vec<f64>,
+    weekly: Vec<f64>,
+    level: f64,
+    phi: f64,
+    last_dev: f64,
+    last_age: i64,
+    errors: Vec<(i64, [f64; 6])>,
+}
+
+impl SeasonalModel {
+    /// Fits the model to at most `max_history_days` of the end of `series`.
+    pub fn fit(series: &Series, max_history_days: u32) -> Self {
+        let step = i64::from(series.step_minutes);
+        let s = series.window_before(series.end(), (i64::from(max_history_days) * DAY / step) as usize);
+        let z: Vec<f64> =
+            s.values.iter().map(|&y| if y.is_nan() { f64::NAN } else { (y.max(0.0) * step as f64).ln_1p() }).collect();
+        let known: Vec<usize> = (0..z.len()).filter(|&i| !z[i].is_nan()).collect();
+        let (Some(&first), Some(&last)) = (known.first(), known.last()) else {
+            return Self::empty(s.end(), series.step_minutes);
+        };
+        let span = (last - first + 1) as i64 * step;
+        let clock_aligned = DAY % step == 0;
+        let kind = match span {
+            _ if !clock_aligned => ModelKind::RecentLevel,
+            s if s >= 2 * WEEK => ModelKind::Weekly,
+            s if s >= 2 * DAY => ModelKind::Daily,
+            _ => ModelKind::RecentLevel,
+        };
+        let mut fit = Fit { s: &s, z: &z, step, seasonal: vec![0.0; z.len()], self_weight: vec![0.0; z.len()] };
+        let (daily, weekly) = match kind {
+            ModelKind::Weekly => {
+                let daily = fit.profile(DAY, |i| z[i]);
+                let dev: Vec<f64> = (0..z.len()).map(|i| z[i] - daily[fit.phase(i, DAY)]).collect();
+                let weekly = fit.profile(WEEK, |i| dev[i]);
+                (daily, weekly)
+            }
+            ModelKind::Daily => (fit.profile(DAY, |i| z[i]), Vec::new()),
+            _ => (Vec::new(), Vec::new()),
+        };
+        let half_life =
+            if daily.is_empty() { LEVEL_HALF_LIFE_RECENT_MINUTES } else { LEVEL_HALF_LIFE_SEASONAL_MINUTES };
+        let resid: Vec<f64> =
+            (0..z.len()).map(|i| (z[i] - fit.seasonal[i]) / (1.0 - fit.self_weight[i].min(0.9))).collect();
+        let level = Level::fit(&resid, half_life / step as f64, (ERROR_WINDOW_MINUTES / step) as usize);
+        let errors = level.errors(&resid, step, (ERROR_WINDOW_MINUTES / step) as usize);
+        let current = level.current(&resid, last, (SHIFT_WINDOW_MINUTES / step).max(2) as usize);
+        Self {
+            kind,
+            origin: s.end(),
+            step_minutes: series.step_minutes,
+            known_bins: known.len(),
+            daily,
+            weekly,
+            level: current,
+            phi: level.phi,
+            last_dev: resid[last] - current,
+            last_age: (z.len() - 1 - last) as i64,
+            errors,
+        }
+    }
+
+    fn empty(origin: Minute, step_minutes: u32) -> Self {
+        Self {
+            kind: ModelKind::NoHistory,
+            origin,
+            step_minutes,
+            known_bins: 0,
+            daily: Vec::new(),
+            weekly: Vec::new(),
+            level: 0.0,
+            phi: 0.0,
+            last_dev: 0.0,
+            last_age: 0,
+            errors: Vec::new(),
+        }
+    }
+
+    /// Quantiles of arrivals per minute for `bins` bins from the origin.
+    pub fn forecast(&self, bins: usize) -> Vec<Quantiles> {
+        self.forecast_from(0, bins)
+    }
+
+    /// Quantiles for bins `skip..skip + bins` after the origin.
+    pub fn forecast_from(&self, skip: usize, bins: usize) -> Vec<Quantiles> {
+        if self.kind == ModelKind::NoHistory {
+            return vec![Quantiles::ZERO; bins];
+        }
+        let step = i64::from(self.step_minutes);
+        (skip..skip + bins)
+            .map(|k| {
+                let minute = self.origin.plus(k as i64 * step);
+                let h = k as i64 + 1 + self.last_age;
+                let centre = self.seasonal_at(minute)
+                    + self.level
+                    + self.phi.powi(h.min(i32::MAX as i64) as i32) * self.last_dev;
+                let err = self.error_quantiles(h * step);
+                Quantiles(err.map(|e| (centre + e).exp_m1().max(0.0) / step as f64))
+            })
+            .collect()
+    }
+
+    fn seasonal_at(&self, minute: Minute) -> f64 {
+        let step = i64::from(self.step_minutes);
+        let mut v = 0.0;
+        if !self.daily.is_empty() {
+            v += self.daily[(minute.minute_of_day() / step) as usize];
+        }
+        if !self.weekly.is_empty() {
+            v += self.weekly[(minute.minute_of_week() / step) as usize];
+        }
+        v
+    }
+
+    /// Error quantiles (z-scale) at a horizon in minutes, linear between measured horizons.
+    fn error_quantiles(&self, horizon_minutes: i64) -> [f64; 6] {
+        let Some(&(h0, q0)) = self.errors.first() else {
+            return [0.0; 6];
+        };
+        if horizon_minutes <= h0 {
+            return q0;
+        }
+        for w in self.errors.windows(2) {
+            let ((ha, qa), (hb, qb)) = (w[0], w[1]);
+            if horizon_minutes <= hb {
+                let t = (horizon_minutes - ha) as f64 / (hb - ha) as f64;
+                return std::array::from_fn(|i| qa[i] + t * (qb[i] - qa[i]));
+            }
+        }
+        self.errors[self.errors.len() - 1].1
+    }
+}
+
+/// Working state of one fit: the seasonal component and each bin's weight in its own fit.
+struct Fit<'a> {
+    s: &'a Series,
+    z: &'a [f64],
+    step: i64,
+    seasonal: Vec<f64>,
+    self_weight: Vec<f64>,
+}
+
+impl Fit<'_> {
+    fn phase(&self, i: usize, period: i64) -> usize {
+        let minute = self.s.start.plus(i as i64 * self.step);
+        let m = if period == WEEK { minute.minute_of_week() } else { minute.minute_of_day() };
+        (m / self.step) as usize
+    }
+
+    // Several parallel arrays indexed by bin and by phase: index loops read clearer here.
+    #[allow(clippy::needless_range_loop)]
+    /// Fits one profile of `period` to `value(i)`, shrunk towards zero by its signal-to-noise
+    /// share, adds it to the seasonal component and returns it (per bin of the period).
+    fn profile(&mut self, period: i64, value: impl Fn(usize) -> f64) -> Vec<f64> {
+        let bins = (period / self.step) as usize;
+        let n = self.z.len();
+        let mut sw = vec![0.0; bins];
+        let mut swv = vec![0.0; bins];
+        let mut sw2 = vec![0.0; bins];
+        let decay = 0.5f64.powf(self.step as f64 / PROFILE_HALF_LIFE_MINUTES);
+        let mut w = 1.0;
+        let mut weights = vec![0.0; n];
+        for i in (0..n).rev() {
+            weights[i] = w;
+            w *= decay;
+            if self.z[i].is_nan() {
+                continue;
+            }
+            let p = self.phase(i, period);
+            let v = value(i);
+            sw[p] += weights[i];
+            swv[p] += weights[i] * v;
+            sw2[p] += weights[i] * weights[i];
+        }
+        let (mut total_w, mut total_wv) = (0.0, 0.0);
+        for p in 0..bins {
+            total_w += sw[p];
+            total_wv += swv[p];
+        }
+        let base = if total_w > 0.0 { total_wv / total_w } else { 0.0 };
+        let raw: Vec<f64> = (0..bins).map(|p| if sw[p] > 0.0 { swv[p] / sw[p] } else { base }).collect();
+        // Pooled within-bin variance around the raw profile, and each bin's sampling noise.
+        let (mut ss, mut sum_w, mut count, mut phases) = (0.0, 0.0, 0usize, 0usize);
+        for i in 0..n {
+            if !self.z[i].is_nan() {
+                let p = self.phase(i, period);
+                ss += weights[i] * (value(i) - raw[p]).powi(2);
+                sum_w += weights[i];
+                count += 1;
+            }
+        }
+        for p in 0..bins {
+            phases += usize::from(sw[p] > 0.0);
+        }
+        let within =
+            if count > phases && sum_w > 0.0 { ss / sum_w * count as f64 / (count - phases) as f64 } else { 0.0 };
+        let smoothed: Vec<f64> =
+            (0..bins).map(|p| 0.25 * raw[(p + bins - 1) % bins] + 0.5 * raw[p] + 0.25 * raw[(p + 1) % bins]).collect();
+        let noise: f64 = (0..bins)
+            .filter(|&p| sw[p] > 0.0)
+            .map(|p| within * sw2[p] / (sw[p] * sw[p]) * KERNEL_NOISE_SHARE)
+            .sum::<f64>()
+            / phases.max(1) as f64;
+        let mean = smoothed.iter().sum::<f64>() / bins as f64;
+        let spread = smoothed.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / bins as f64;
+        let signal = (spread - noise).max(0.0);
+        let shrink = if signal + noise > 0.0 { signal / (signal + noise) } else { 0.0 };
+        let profile: Vec<f64> = smoothed.iter().map(|v| mean + shrink * (v - mean)).collect();
+        for i in 0..n {
+            if !self.z[i].is_nan() {
+                let p = self.phase(i, period);
+                self.seasonal[i] += profile[p];
+                self.self_weight[i] += shrink * KERNEL_CENTRE * weights[i] / sw[p];
+            }
+        }
+        profile
+    }
+}
+
+/// The level on residuals: EWMA and AR(1) of the deviation from it.
+struct Level {
+    /// Level after taking bin i into account (carried over gaps).
+    mu_after: Vec<f64>,
+    phi: f64,
+}
+
+impl Level {
+    fn fit(resid: &[f64], half_life_bins: f64, window: usize) -> Self {
+        let alpha = 1.0 - 0.5f64.powf(1.0 / half_life_bins.max(1.0));
+        let mut mu_after = vec![f64::NAN; resid.len()];
+        let mut mu: Option<f64> = None;
+        let (mut num, mut den) = (0.0, 0.0);
+        let mut prev_dev: Option<f64> = None;
+        let from = resid.len().saturating_sub(window);
+        for (i, &e) in resid.iter().enumerate() {
+            if e.is_nan() {
+                prev_dev = None;
+                if let Some(m) = mu {
+                    mu_after[i] = m;
+                }
+                continue;
+            }
+            let before = mu.unwrap_or(e);
+            let dev = e - before;
+            if i >= from
+                && let Some(p) = prev_dev
+            {
+                num += dev * p;
+                den += p * p;
+            }
+            prev_dev = Some(dev);
+            let m = before + alpha * (e - before);
+            mu = Some(m);
+            mu_after[i] = m;
+        }
+        let phi = if den > 0.0 { (num / den).clamp(0.0, 0.98) } else { 0.0 };
+        Self { mu_after, phi }
+    }
+
+    /// The level at the end of the history: the EWMA, unless the mean of the last `window`
+    /// bins differs from it by more than [`SHIFT_Z`] standard errors (a level shift, which
+    /// the slow EWMA would take a day to follow), in which case that recent mean.
+    #[allow(clippy::needless_range_loop)]
+    fn current(&self, resid: &[f64], last: usize, window: usize) -> f64 {
+        let ewma = self.mu_after[last];
+        let recent: Vec<f64> = resid[..=last].iter().rev().take(window).copied().filter(|e| !e.is_nan()).collect();
+        if recent.len() < window / 2 || recent.len() < 2 {
+            return ewma;
+        }
+        let mean = recent.iter().sum::<f64>() / recent.len() as f64;
+        // Innovation spread over the whole history, inflated for AR(1) correlation.
+        let (mut ss, mut n) = (0.0, 0usize);
+        for i in 1..=last {
+            if !resid[i].is_nan() && !self.mu_after[i - 1].is_nan() {
+                ss += (resid[i] - self.mu_after[i - 1]).powi(2);
+                n += 1;
+            }
+        }
+        if n < 2 {
+            return ewma;
+        }
+        let sd = (ss / n as f64).sqrt();
+        let se = sd / (recent.len() as f64).sqrt() * ((1.0 + self.phi) / (1.0 - self.phi)).sqrt();
+        if (mean - ewma).abs() > SHIFT_Z * se { mean } else { ewma }
+    }
+
+    /// Empirical quantiles of the h-step error at each measured horizon, replaying the
+    /// forecast from every origin of the last `window` bins.
+    fn errors(&self, resid: &[f64], step: i64, window: usize) -> Vec<(i64, [f64; 6])> {
+        let n = resid.len();
+        let from = n.saturating_sub(window);
+        let mut out = Vec::new();
+        let mut buf = Vec::with_capacity(window);
+        for &h_min in &ERROR_HORIZONS_MINUTES {
+            let h = (h_min / step).max(1) as usize;
+            if out.last().is_some_and(|&(prev, _)| prev >= h as i64 * step) {
+                continue;
+            }
+            buf.clear();
+            let decay = self.phi.powi(h as i32);
+            for i in from..n.saturating_sub(h) {
+                let (e0, e1) = (resid[i], resid[i + h]);
+                if e0.is_nan() || e1.is_nan() {
+                    continue;
+                }
+                let mu = self.mu_after[i];
+                buf.push(e1 - mu - decay * (e0 - mu));
+            }
+            if buf.len() < MIN_ERROR_SAMPLES {
+                break;
+            }
+            if let Some(q) = empirical(&mut buf) {
+                out.push((h as i64 * step, q));
+            }
+        }
+        out
+    }
+}

@@ -1,0 +1,148 @@
+//! Concurrency levels of one slot under the forecast: how busy each level is, how many
+//! on-demand cold starts it sees, and what exposing it costs.
+//!
+//! Level `j` is the j-th environment in most-recently-used order; arrivals go to the lowest
+//! free level (Lambda reuses the most recently used idle environment, and fills provisioned
+//! environments first). With Poisson arrivals at rate λ and mean duration d (M/G/∞), the
+//! concurrency N is Poisson(λd) whatever the duration distribution, so:
+//! - level j is busy a share `P(N ≥ j)` of the time (what PC at level j is paid for);
+//! - level j is entered at rate `u = λ·P(N = j−1)`; its environment is reclaimed when it stays
+//!   idle longer than the reclaim time R, which for a level entered at rate u happens before
+//!   a share `e^(−uR)` of the entries: on demand, level j sees `T·u·e^(−uR)` cold starts per
+//!   slot of length T;
+//! - a level whose environment is absent at the start of the slot (PC just lowered under it)
+//!   pays its first entry cold: `(1 − e^(−uT))·(1 − e^(−uR))` more than in steady state.
+//!
+//! The rate itself is uncertain: each quantile of the forecast is a scenario, weighted by
+//! [`SCENARIO_WEIGHTS`], and every figure is the mixture's expectation.
+
+use crate::forecast::{Quantiles, SCENARIO_WEIGHTS};
+
+/// Most levels a slot is modelled with (far above any function the planner is for; beyond
+/// it the plan is capped and says so through `max_provisioned`).
+pub const MAX_LEVELS: usize = 20_000;
+
+/// Per-level figures of one slot; index `j - 1` is level j.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SlotLevels {
+    /// Share of the slot level j is busy.
+    pub busy: Vec<f64>,
+    /// Expected on-demand cold starts at level j in steady state.
+    pub cold: Vec<f64>,
+    /// Extra expected cold starts at level j when its environment is absent at slot start.
+    pub exposed: Vec<f64>,
+    /// Expected arrivals per second (mixture mean).
+    pub mean_rate: f64,
+}
+
+impl SlotLevels {
+    /// `rate` is the forecast of invocations per minute; durations and times in seconds.
+    pub fn new(rate: &Quantiles, duration_s: f64, slot_s: f64, reclaim_s: f64) -> Self {
+        let lambdas = rate.0.map(|per_minute| per_minute.max(0.0) / 60.0);
+        let rho_max = lambdas.iter().fold(0.0f64, |m, l| m.max(l * duration_s));
+        let levels =
+            if rho_max > 0.0 { ((rho_max + 8.0 * rho_max.sqrt() + 10.0).ceil() as usize).min(MAX_LEVELS) } else { 0 };
+        let mut out = Self {
+            busy: vec![0.0; levels],
+            cold: vec![0.0; levels],
+            exposed: vec![0.0; levels],
+            mean_rate: lambdas.iter().zip(SCENARIO_WEIGHTS).map(|(l, w)| l * w).sum(),
+        };
+        let mut pmf = vec![0.0; levels + 1];
+        for (&lambda, weight) in lambdas.iter().zip(SCENARIO_WEIGHTS) {
+            if lambda <= 0.0 {
+                continue;
+            }
+            poisson_pmf(lambda * duration_s, &mut pmf);
+            let mut tail = 1.0 - pmf.iter().sum::<f64>().min(1.0); // P(N > levels)
+            let mut at_least = vec![0.0; levels + 1];
+            for j in (0..=levels).rev() {
+                tail += pmf[j];
+                at_least[j] = tail.min(1.0);
+            }
+            for j in 1..=levels {
+                let u = lambda * pmf[j - 1];
+                let stay = (-u * reclaim_s).exp();
+                out.busy[j - 1] += weight * at_least[j];
+                out.cold[j - 1] += weight * slot_s * u * stay;
+                out.exposed[j - 1] += weight * (1.0 - (-u * slot_s).exp()) * (1.0 - stay);
+            }
+        }
+        out
+    }
+
+    pub fn levels(&self) -> usize {
+        self.busy.len()
+    }
+}
+
+/// Fills `pmf[k] = P(N = k)` for N ~ Poisson(mean), k < pmf.len(), computed outwards from
+/// the mode in log space so that large means neither underflow nor overflow.
+fn poisson_pmf(mean: f64, pmf: &mut [f64]) {
+    pmf.iter_mut().for_each(|p| *p = 0.0);
+    if pmf.is_empty() || mean <= 0.0 {
+        if let Some(p) = pmf.first_mut() {
+            *p = 1.0;
+        }
+        return;
+    }
+    let mode = (mean.floor() as usize).min(pmf.len() - 1);
+    let log_mode = -mean + mode as f64 * mean.ln() - ln_factorial(mode);
+    pmf[mode] = log_mode.exp();
+    for k in mode + 1..pmf.len() {
+        pmf[k] = pmf[k - 1] * mean / k as f64;
+    }
+    for k in (0..mode).rev() {
+        pmf[k] = pmf[k + 1] * (k + 1) as f64 / mean;
+    }
+}
+
+/// ln(k!), exact sum below 20 and Stirling's series above.
+fn ln_factorial(k: usize) -> f64 {
+    if k < 20 {
+        return (2..=k).map(|i| (i as f64).ln()).sum();
+    }
+    let n = k as f64;
+    n * n.ln() - n + 0.5 * (std::f64::consts::TAU * n).ln() + 1.0 / (12.0 * n) - 1.0 / (360.0 * n.powi(3))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn poisson_pmf_is_a_distribution_for_small_and_large_means() {
+        for mean in [0.01, 0.5, 3.0, 40.0, 900.0] {
+            let mut pmf = vec![0.0; (mean * 3.0 + 60.0) as usize];
+            poisson_pmf(mean, &mut pmf);
+            let total: f64 = pmf.iter().sum();
+            let first: f64 = pmf.iter().enumerate().map(|(k, p)| k as f64 * p).sum();
+            assert!((total - 1.0).abs() < 1e-9, "mean {mean}: total {total}");
+            assert!((first - mean).abs() < 1e-6 * mean.max(1.0), "mean {mean}: {first}");
+        }
+        assert!((ln_factorial(20) - (1..=20).map(|i| f64::from(i).ln()).sum::<f64>()).abs() < 1e-9);
+    }
+
+    #[test]
+    fn busy_shares_follow_littles_law() {
+        // 10 req/s × 0.5 s: mean concurrency 5 = Σ_j P(N ≥ j).
+        let lv = SlotLevels::new(&Quantiles([600.0; 6]), 0.5, 300.0, 300.0);
+        let mean: f64 = lv.busy.iter().sum();
+        assert!((mean - 5.0).abs() < 1e-6, "{mean}");
+        assert!(lv.busy.windows(2).all(|w| w[0] >= w[1]), "lower levels are busier");
+        assert!(lv.busy[0] > 0.99 && lv.busy[14] < 0.001);
+    }
+
+    #[test]
+    fn sparse_traffic_is_all_cold_when_gaps_exceed_reclaim() {
+        // One call per 20 minutes, reclaim after 5: nearly every call is cold.
+        let lv = SlotLevels::new(&Quantiles([0.05; 6]), 0.2, 300.0, 300.0);
+        let calls = 0.05 * 5.0;
+        assert!((lv.cold[0] - calls * (-0.05f64 / 60.0 * 300.0).exp()).abs() < 1e-3);
+        assert!(lv.cold[0] / calls > 0.75);
+        // The same traffic with environments kept for an hour: mostly warm.
+        let kept = SlotLevels::new(&Quantiles([0.05; 6]), 0.2, 300.0, 3600.0);
+        assert!(kept.cold[0] / calls < 0.2);
+        assert!(SlotLevels::new(&Quantiles::ZERO, 0.2, 300.0, 300.0).levels() == 0);
+    }
+}

@@ -1,0 +1,187 @@
+//! The cold-start planner: per function alias and slot of the horizon, how many environments
+//! to keep warm and by which means. Pure: a forecast, the current state and `now` in, a
+//! [`ConcurrencyPlan`] out.
+//!
+//! - **Provisioned concurrency** where it pays: a PC level costs its allocation and saves the
+//!   on-demand/PC duration price difference while busy, so the levels busy above the
+//!   break-even utilisation (60% at us-east-1 prices) lower the bill; levels below it cost
+//!   money and are bought only when the cold starts they prevent are worth more.
+//! - **Keep-warm** (opt-in per group) above PC and for sparse traffic: k overlapping warm-up
+//!   calls every P minutes (P shorter than the reclaim time) keep k environments alive at a
+//!   few requests' price. A warm-up round occupies the environments for its hold, so callers
+//!   arriving meanwhile go cold: the search counts that too.
+//! - **Nothing** where a cold start is cheaper than either.
+//!
+//! The search ([`search`]) minimises expected extra money plus the policy's cold-start
+//! penalty over the whole horizon with the PC level as state: lowering PC exposes levels whose
+//! on-demand environments were reclaimed while PC served them, raising it bills an extra
+//! 5-minute step for the allocation lead time. Hysteresis follows from those two costs
+//! rather than from a threshold. The policy's money cap (`maxExtraCostPct`,
+//! `budgetPerDayUsd`) bounds each slot. See [`levels`] for the traffic model.
+
+pub mod levels;
+pub mod prices;
+pub mod schedule;
+pub mod search;
+pub mod warmup;
+
+use serde::{Deserialize, Serialize};
+
+use crate::cost::CostModel;
+use crate::decision::{ConcurrencyPlan, ConcurrencyReason, PlannedSlot};
+use crate::domain::{Architecture, FunctionRef, MemoryMb, Minute};
+use crate::forecast::{Forecast, ModelKind};
+use crate::policy::ConcurrencyPolicy;
+use levels::SlotLevels;
+use prices::UnitPrices;
+use search::{Choice, SlotEval, plan_levels};
+
+/// Mean duration assumed when a function has no traffic history at all (ms).
+pub const DEFAULT_DURATION_MS: f64 = 100.0;
+
+/// What the planner needs to know of the function.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FunctionProfile {
+    pub architecture: Architecture,
+    pub memory: MemoryMb,
+    /// Mean busy time per invocation (ms); `None` = take the forecast's.
+    pub mean_duration_ms: Option<f64>,
+    /// Mean INIT duration of a cold start (ms), billed since 2025-08-01.
+    pub init_ms: f64,
+}
+
+/// What is in place now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PlannerState {
+    /// Provisioned concurrency currently requested on the alias.
+    pub provisioned: u32,
+}
+
+/// Plans the horizon of `forecast` for `function`.
+pub fn plan(
+    function: &FunctionRef,
+    now: Minute,
+    forecast: &Forecast,
+    profile: &FunctionProfile,
+    state: &PlannerState,
+    policy: &ConcurrencyPolicy,
+    cost: &CostModel,
+) -> ConcurrencyPlan {
+    let duration_ms = profile.mean_duration_ms.or(forecast.mean_duration_ms).unwrap_or(DEFAULT_DURATION_MS);
+    let prices = UnitPrices::new(cost, profile.architecture, profile.memory, duration_ms, profile.init_ms, policy);
+    let slot_s = f64::from(policy.slot_minutes) * 60.0;
+    let reclaim_s = f64::from(policy.assumed_reclaim_minutes) * 60.0;
+    let levels: Vec<SlotLevels> = forecast
+        .slots
+        .iter()
+        .map(|s| SlotLevels::new(&s.invocations_per_minute, duration_ms / 1000.0, slot_s, reclaim_s))
+        .collect();
+    let max_pc = if policy.enabled { policy.max_provisioned.unwrap_or(u32::MAX) } else { 0 };
+    let rounds = f64::from(policy.slot_minutes) / f64::from(policy.keep_warm_period_minutes.max(1));
+    let baseline: Vec<f64> = levels
+        .iter()
+        .map(|lv| lv.mean_rate * slot_s * prices.invocation + lv.cold.iter().sum::<f64>() * prices.init)
+        .collect();
+    let evals: Vec<SlotEval<'_>> = levels
+        .iter()
+        .zip(&baseline)
+        .map(|(lv, &base)| {
+            let cap = slot_cap(policy, base);
+            let hold_s = f64::from(policy.keep_warm_hold_ms) / 1000.0;
+            SlotEval::new(lv, &prices, rounds, hold_s, policy.keep_warm, max_pc, cap)
+        })
+        .collect();
+    let path = if forecast.model == ModelKind::NoHistory { Vec::new() } else { plan_levels(&evals, state.provisioned) };
+    let break_even = cost.pc_break_even_utilisation(profile.architecture);
+    let mut plan = ConcurrencyPlan {
+        function: function.clone(),
+        made_at: now,
+        slots: Vec::with_capacity(forecast.slots.len()),
+        expected_cost_usd: baseline.iter().sum(),
+        baseline_cost_usd: baseline.iter().sum(),
+        expected_cold_starts: 0.0,
+        baseline_cold_starts: evals.iter().map(SlotEval::baseline_cold).sum(),
+        keep_warm_period_minutes: if policy.keep_warm { policy.keep_warm_period_minutes } else { 0 },
+        keep_warm_hold_ms: if policy.keep_warm { policy.keep_warm_hold_ms } else { 0 },
+    };
+    let mut prev = state.provisioned;
+    for (i, slot) in forecast.slots.iter().enumerate() {
+        let p99 = slot.invocations_per_minute.p99();
+        let Some(choice) = path.get(i) else {
+            plan.expected_cold_starts = plan.baseline_cold_starts;
+            plan.slots.push(PlannedSlot {
+                start: slot.start,
+                provisioned: 0,
+                keep_warm: 0,
+                reason: ConcurrencyReason::InsufficientHistory { minutes: forecast.history_minutes },
+                keep_warm_reason: None,
+                forecast_p99_per_minute: p99,
+                expected_cold_starts: evals[i].baseline_cold(),
+            });
+            continue;
+        };
+        let eval = &evals[i];
+        let (money, transition_cold) = eval.transition(prev, choice);
+        plan.expected_cost_usd += choice.extra_money + money;
+        let cold = choice.cold + transition_cold;
+        plan.expected_cold_starts += cold;
+        let alone = eval.standalone();
+        plan.slots.push(PlannedSlot {
+            start: slot.start,
+            provisioned: choice.provisioned,
+            keep_warm: choice.warm_top,
+            reason: pc_reason(choice, &alone, eval, break_even, p99),
+            keep_warm_reason: policy.keep_warm.then(|| warm_reason(choice, eval, p99)),
+            forecast_p99_per_minute: p99,
+            expected_cold_starts: cold,
+        });
+        prev = choice.provisioned;
+    }
+    plan
+}
+
+/// The money a slot may add under the policy's cap and budget.
+fn slot_cap(policy: &ConcurrencyPolicy, baseline_cost: f64) -> Option<f64> {
+    let by_share = policy.max_extra_cost_pct.map(|pct| pct / 100.0 * baseline_cost);
+    let by_budget = policy.budget_per_day_usd.map(|b| b * f64::from(policy.slot_minutes) / 1440.0);
+    match (by_share, by_budget) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+fn pc_reason(choice: &Choice, alone: &Choice, eval: &SlotEval<'_>, break_even: f64, p99: f64) -> ConcurrencyReason {
+    let p = choice.provisioned as usize;
+    if p > 0 && choice.provisioned != alone.provisioned {
+        return ConcurrencyReason::Hysteresis;
+    }
+    if p > 0 {
+        let utilisation = eval.levels.busy[..p.min(eval.levels.levels())].iter().sum::<f64>() / p as f64;
+        return ConcurrencyReason::BusyAboveBreakEven { utilisation, break_even };
+    }
+    if choice.capped {
+        return ConcurrencyReason::Capped { limit: "maxExtraCostPct/budgetPerDayUsd".to_owned() };
+    }
+    if p99 <= 0.0 {
+        return ConcurrencyReason::Idle;
+    }
+    ConcurrencyReason::ColdStartsCheaper { expected_cold_starts: choice.cold }
+}
+
+fn warm_reason(choice: &Choice, eval: &SlotEval<'_>, p99: f64) -> ConcurrencyReason {
+    if choice.warm_top > 0 {
+        return ConcurrencyReason::KeepWarmCheaper { expected_cold_starts: eval.baseline_cold() - choice.cold };
+    }
+    if choice.capped {
+        return ConcurrencyReason::Capped { limit: "maxExtraCostPct/budgetPerDayUsd".to_owned() };
+    }
+    if p99 <= 0.0 {
+        return ConcurrencyReason::Idle;
+    }
+    ConcurrencyReason::ColdStartsCheaper { expected_cold_starts: choice.cold }
+}
+
+#[cfg(test)]
+mod tests;

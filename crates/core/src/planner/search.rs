@@ -1,0 +1,211 @@
+//! The search: per slot, the best keep-warm top for every PC level; over the horizon, a
+//! dynamic programme on the PC level carried from slot to slot, so that lowering PC pays for
+//! the levels it exposes and raising it pays the extra billing step of its lead time.
+
+use super::levels::SlotLevels;
+use super::prices::UnitPrices;
+
+/// What one slot does for a given PC level, and what it costs relative to on-demand alone.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Choice {
+    pub provisioned: u32,
+    /// Highest level kept warm by warm-up rounds (0 = no warm-up); above `provisioned`.
+    pub warm_top: u32,
+    /// Expected extra money vs on-demand (PC, warm-ups, minus INIT saved).
+    pub extra_money: f64,
+    /// Expected cold starts left.
+    pub cold: f64,
+    /// `extra_money + penalty × cold`: what the plan minimises.
+    pub objective: f64,
+    /// A cheaper-in-objective option was ruled out by the money cap.
+    pub capped: bool,
+}
+
+/// One slot's levels with the prefix sums the search reads.
+#[derive(Debug)]
+pub struct SlotEval<'a> {
+    pub levels: &'a SlotLevels,
+    prices: &'a UnitPrices,
+    /// Warm-up rounds per slot, and warm-up hold (s).
+    rounds: f64,
+    hold_s: f64,
+    keep_warm: bool,
+    max_pc: u32,
+    /// Most extra money this slot may spend.
+    cap: Option<f64>,
+    pc_net: Vec<f64>,
+    cold_suffix: Vec<f64>,
+    exposed_prefix: Vec<f64>,
+}
+
+impl<'a> SlotEval<'a> {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        levels: &'a SlotLevels,
+        prices: &'a UnitPrices,
+        rounds: f64,
+        hold_s: f64,
+        keep_warm: bool,
+        max_pc: u32,
+        cap: Option<f64>,
+    ) -> Self {
+        let n = levels.levels();
+        let mut pc_net = vec![0.0; n + 1];
+        let mut exposed_prefix = vec![0.0; n + 1];
+        for j in 1..=n {
+            pc_net[j] = pc_net[j - 1] + prices.pc_level - levels.busy[j - 1] * prices.pc_busy_saving;
+            exposed_prefix[j] = exposed_prefix[j - 1] + levels.exposed[j - 1];
+        }
+        let mut cold_suffix = vec![0.0; n + 2];
+        for j in (1..=n).rev() {
+            cold_suffix[j] = cold_suffix[j + 1] + levels.cold[j - 1];
+        }
+        Self { levels, prices, rounds, hold_s, keep_warm, max_pc, cap, pc_net, cold_suffix, exposed_prefix }
+    }
+
+    fn penalty(&self) -> f64 {
+        self.prices.cold_start - self.prices.init
+    }
+
+    /// Expected on-demand cold starts with nothing kept warm.
+    pub fn baseline_cold(&self) -> f64 {
+        self.cold_suffix[1]
+    }
+
+    /// Highest PC level worth considering: no level above the modelled ones is ever busy.
+    pub fn max_provisioned(&self) -> u32 {
+        self.max_pc.min(self.levels.levels() as u32)
+    }
+
+    fn evaluate(&self, p: usize, k: usize) -> Choice {
+        let n = self.levels.levels();
+        let (p, k) = (p.min(n), k.min(n));
+        let warm = k > p;
+        let top = p.max(k);
+        let blocked = if warm { self.rounds * self.levels.mean_rate * self.hold_s } else { 0.0 };
+        let cold = self.cold_suffix[top + 1] + blocked;
+        let pings = if warm {
+            self.rounds * (p as f64 * self.prices.ping_provisioned + (k - p) as f64 * self.prices.ping_on_demand)
+        } else {
+            0.0
+        };
+        let extra_money = self.pc_net[p] + pings + self.prices.init * (cold - self.baseline_cold());
+        Choice {
+            provisioned: p as u32,
+            warm_top: if warm { k as u32 } else { 0 },
+            extra_money,
+            cold,
+            objective: extra_money + self.penalty() * cold,
+            capped: false,
+        }
+    }
+
+    /// The best warm-up top for PC level `p`, within the cap.
+    pub fn choice(&self, p: u32) -> Choice {
+        let p = p as usize;
+        let n = self.levels.levels();
+        let within = |c: &Choice| self.cap.is_none_or(|cap| c.extra_money <= cap + 1e-15);
+        let mut best = self.evaluate(p, 0);
+        let mut capped = false;
+        if self.keep_warm {
+            for k in p + 1..=n {
+                let c = self.evaluate(p, k);
+                if c.objective < best.objective {
+                    if within(&c) {
+                        best = c;
+                    } else {
+                        capped = true;
+                    }
+                }
+            }
+        }
+        best.capped = capped;
+        best
+    }
+
+    /// The best choice of this slot on its own, and whether the cap bound it.
+    pub fn standalone(&self) -> Choice {
+        let max = self.max_provisioned() as usize;
+        let stride = (max / 256).max(1);
+        let mut best = self.choice(0);
+        let mut capped = best.capped;
+        let mut p = stride;
+        while p <= max {
+            let c = self.choice(p as u32);
+            if c.objective < best.objective {
+                if self.cap.is_none_or(|cap| c.extra_money <= cap + 1e-15) {
+                    best = c;
+                } else {
+                    capped = true;
+                }
+            }
+            p += stride;
+        }
+        best.capped |= capped;
+        best
+    }
+
+    /// Money and cold starts of moving from `prev` PC to `choice` at the start of this slot.
+    pub fn transition(&self, prev: u32, choice: &Choice) -> (f64, f64) {
+        let (prev, next) = (prev as usize, choice.provisioned as usize);
+        if next > prev {
+            // Requested a lead time ahead: one more billing step for the added levels.
+            return ((next - prev) as f64 * self.prices.pc_level, 0.0);
+        }
+        let n = self.levels.levels();
+        let (from, to) = (next.min(n), prev.min(n));
+        // Exposed levels under the warm-up top get a warm-up call that lands cold (INIT, no
+        // waiting caller); the others meet their first caller cold.
+        let warm_to = (choice.warm_top as usize).clamp(from, to);
+        let pinged = (warm_to - from) as f64;
+        let cold = self.exposed_prefix[to] - self.exposed_prefix[warm_to];
+        (pinged * self.prices.init + cold * self.prices.init, cold)
+    }
+
+    pub fn transition_objective(&self, prev: u32, choice: &Choice) -> f64 {
+        let (money, cold) = self.transition(prev, choice);
+        money + self.penalty() * cold
+    }
+}
+
+/// The PC level of each slot minimising the summed objective, starting from `current`.
+/// Candidates are the levels each slot would choose alone, the current level and zero.
+pub fn plan_levels(slots: &[SlotEval<'_>], current: u32) -> Vec<Choice> {
+    if slots.is_empty() {
+        return Vec::new();
+    }
+    let mut candidates: Vec<u32> = slots.iter().map(|s| s.standalone().provisioned).collect();
+    candidates.push(0);
+    candidates.push(current.min(slots.iter().map(SlotEval::max_provisioned).max().unwrap_or(0)));
+    candidates.sort_unstable();
+    candidates.dedup();
+    let m = candidates.len();
+    let choices: Vec<Vec<Choice>> =
+        slots.iter().map(|s| candidates.iter().map(|&p| s.choice(p.min(s.max_provisioned()))).collect()).collect();
+    let mut cost = vec![f64::INFINITY; m];
+    let mut back = vec![vec![0usize; m]; slots.len()];
+    for (c, choice) in choices[0].iter().enumerate() {
+        cost[c] = choice.objective + slots[0].transition_objective(current, choice);
+    }
+    for s in 1..slots.len() {
+        let mut next = vec![f64::INFINITY; m];
+        for (c, choice) in choices[s].iter().enumerate() {
+            for (prev, &prev_cost) in cost.iter().enumerate() {
+                let total = prev_cost + slots[s].transition_objective(choices[s - 1][prev].provisioned, choice);
+                if total < next[c] {
+                    next[c] = total;
+                    back[s][c] = prev;
+                }
+            }
+            next[c] += choice.objective;
+        }
+        cost = next;
+    }
+    let mut c = (0..m).min_by(|&a, &b| cost[a].total_cmp(&cost[b])).unwrap_or(0);
+    let mut path = vec![choices[slots.len() - 1][c]; slots.len()];
+    for s in (1..slots.len()).rev() {
+        c = back[s][c];
+        path[s - 1] = choices[s - 1][c];
+    }
+    path
+}

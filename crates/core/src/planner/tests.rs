@@ -1,0 +1,153 @@
+//! Planner behaviour on forecasts whose answer is known from the economics.
+
+use super::*;
+use crate::decision::ConcurrencyPlan;
+use crate::forecast::{Quantiles, SlotForecast};
+
+const NOW: Minute = Minute(29_000_000);
+
+fn forecast(per_minute: &[f64]) -> Forecast {
+    Forecast {
+        origin: NOW,
+        slot_minutes: 5,
+        model: ModelKind::Weekly,
+        history_minutes: 28 * 1440,
+        mean_duration_ms: Some(200.0),
+        slots: per_minute
+            .iter()
+            .enumerate()
+            .map(|(i, &r)| SlotForecast {
+                start: NOW.plus(5 * i as i64),
+                // A forecast with ±20% spread around the given rate.
+                invocations_per_minute: Quantiles([0.8 * r, 0.9 * r, r, 1.1 * r, 1.2 * r, 1.4 * r]),
+            })
+            .collect(),
+    }
+}
+
+fn profile() -> FunctionProfile {
+    FunctionProfile {
+        architecture: Architecture::X86_64,
+        memory: MemoryMb::new(512).unwrap(),
+        mean_duration_ms: None,
+        init_ms: 300.0,
+    }
+}
+
+fn run(rates: &[f64], current_pc: u32, policy: &ConcurrencyPolicy) -> ConcurrencyPlan {
+    let f = FunctionRef::parse("orders:live").unwrap();
+    plan(
+        &f,
+        NOW,
+        &forecast(rates),
+        &profile(),
+        &PlannerState { provisioned: current_pc },
+        policy,
+        &CostModel::default(),
+    )
+}
+
+fn keep_warm() -> ConcurrencyPolicy {
+    ConcurrencyPolicy { keep_warm: true, ..ConcurrencyPolicy::default() }
+}
+
+#[test]
+fn busy_levels_get_pc_that_lowers_the_bill() {
+    // 50 req/s × 200 ms: mean concurrency 10.
+    let plan = run(&[3000.0; 12], 0, &ConcurrencyPolicy::default());
+    for s in &plan.slots {
+        assert!((6..=12).contains(&s.provisioned), "PC on the levels busy above 60%: {}", s.provisioned);
+        assert_eq!(s.keep_warm, 0, "keep-warm is opt-in");
+    }
+    let ConcurrencyReason::BusyAboveBreakEven { utilisation, break_even } = plan.slots[5].reason else {
+        panic!("{:?}", plan.slots[5].reason)
+    };
+    assert!(utilisation > break_even && (break_even - 0.6).abs() < 0.001);
+    assert!(plan.expected_cost_usd < plan.baseline_cost_usd, "PC on busy levels is cheaper than on-demand");
+}
+
+#[test]
+fn sparse_traffic_gets_no_pc_but_keep_warm_when_allowed() {
+    // One call every 10 minutes: with reclaim at 5 minutes most calls are cold.
+    let off = run(&[0.1; 12], 0, &ConcurrencyPolicy::default());
+    assert!(off.slots.iter().all(|s| s.provisioned == 0 && s.keep_warm == 0));
+    assert!(matches!(off.slots[0].reason, ConcurrencyReason::ColdStartsCheaper { .. }));
+    let on = run(&[0.1; 12], 0, &keep_warm());
+    for s in &on.slots {
+        assert_eq!((s.provisioned, s.keep_warm), (0, 1), "one warm environment");
+        assert!(matches!(s.keep_warm_reason, Some(ConcurrencyReason::KeepWarmCheaper { .. })));
+    }
+    assert!(on.expected_cold_starts < 0.1 * on.baseline_cold_starts);
+}
+
+#[test]
+fn idle_functions_scale_to_zero() {
+    let plan = run(&[0.0; 12], 5, &keep_warm());
+    for s in &plan.slots {
+        assert_eq!((s.provisioned, s.keep_warm), (0, 0));
+        assert_eq!(s.reason, ConcurrencyReason::Idle);
+    }
+}
+
+#[test]
+fn pc_is_held_through_a_short_dip_instead_of_exposing_reclaimed_levels() {
+    // Busy, a 5-minute dip to 60% of the traffic, busy again: alone, the dip slot would
+    // take less PC; lowering would expose levels that the traffic meets again at once.
+    let mut rates = vec![3000.0; 12];
+    rates[4] = 1800.0;
+    let plan = run(&rates, 9, &ConcurrencyPolicy::default());
+    let before = plan.slots[3].provisioned;
+    assert!(before >= 6);
+    assert_eq!(plan.slots[4].provisioned, before, "{:?}", plan.slots[4]);
+    assert_eq!(plan.slots[4].reason, ConcurrencyReason::Hysteresis);
+    let alone = run(&[1800.0; 12], 0, &ConcurrencyPolicy::default());
+    assert!(alone.slots[4].provisioned < before, "the dip alone needs less PC");
+    // A long drop is followed down.
+    let mut long = vec![3000.0; 12];
+    long[2..].iter_mut().for_each(|r| *r = 60.0);
+    let plan = run(&long, 9, &ConcurrencyPolicy::default());
+    assert!(plan.slots[11].provisioned <= 1, "{:?}", plan.slots[11]);
+}
+
+#[test]
+fn cost_neutral_policy_never_expects_to_spend_more() {
+    let policy = ConcurrencyPolicy { max_extra_cost_pct: Some(0.0), ..keep_warm() };
+    for rates in [[0.1; 12], [60.0; 12], [3000.0; 12]] {
+        let plan = run(&rates, 0, &policy);
+        assert!(plan.expected_cost_usd <= plan.baseline_cost_usd * (1.0 + 1e-9), "{rates:?}: {plan:?}");
+    }
+    let capped = run(&[0.01; 12], 0, &policy);
+    assert!(matches!(capped.slots[0].keep_warm_reason, Some(ConcurrencyReason::Capped { .. })));
+}
+
+#[test]
+fn limits_of_the_policy_hold() {
+    let policy = ConcurrencyPolicy { max_provisioned: Some(3), ..ConcurrencyPolicy::default() };
+    assert!(run(&[3000.0; 12], 0, &policy).slots.iter().all(|s| s.provisioned <= 3));
+    let off = ConcurrencyPolicy { enabled: false, ..keep_warm() };
+    let plan = run(&[3000.0; 12], 0, &off);
+    assert!(plan.slots.iter().all(|s| s.provisioned == 0));
+}
+
+#[test]
+fn pc_is_requested_a_lead_time_before_the_slot_that_needs_it() {
+    let mut rates = vec![0.0; 12];
+    rates[1..].iter_mut().for_each(|r| *r = 3000.0);
+    let plan = run(&rates, 0, &ConcurrencyPolicy::default());
+    assert_eq!(plan.slots[0].provisioned, 0);
+    let needed = plan.slots[1].provisioned;
+    assert!(needed > 0);
+    assert_eq!(plan.provisioned_to_request(NOW, 5, 2), needed, "slot 1 starts within slot + lead");
+    assert_eq!(plan.provisioned_to_request(NOW.plus(-10), 5, 2), 0);
+}
+
+#[test]
+fn no_history_plans_nothing_and_says_why() {
+    let mut f = forecast(&[0.0; 12]);
+    f.model = ModelKind::NoHistory;
+    f.history_minutes = 0;
+    let function = FunctionRef::parse("orders:live").unwrap();
+    let plan = plan(&function, NOW, &f, &profile(), &PlannerState::default(), &keep_warm(), &CostModel::default());
+    assert!(plan.slots.iter().all(|s| s.provisioned == 0 && s.keep_warm == 0));
+    assert_eq!(plan.slots[0].reason, ConcurrencyReason::InsufficientHistory { minutes: 0 });
+}
