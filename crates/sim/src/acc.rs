@@ -1,0 +1,162 @@
+//! Accumulators: a dense histogram with the core's bucket layout (cheap to add to in the hot
+//! loop, converted to the core's `Histogram` when read), one minute's counters, and a
+//! function's totals.
+
+use autopilot_core::cost::Usage;
+use autopilot_core::histogram::{Histogram, bucket_count, bucket_of};
+use autopilot_core::observe::Counters;
+
+/// Counts per bucket of [`autopilot_core::histogram`], stored densely.
+#[derive(Debug, Clone, Default)]
+pub struct DenseHist {
+    counts: Vec<u64>,
+    sum: f64,
+    /// Buckets that went from zero to nonzero since the last clear (for cheap reset).
+    touched: Vec<u16>,
+}
+
+impl DenseHist {
+    pub fn record(&mut self, value: f64, n: u64) {
+        self.add_bucket(bucket_of(value), n, value.max(0.0) * n as f64);
+    }
+
+    pub fn add_bucket(&mut self, bucket: u16, n: u64, sum: f64) {
+        if n == 0 {
+            return;
+        }
+        if self.counts.is_empty() {
+            self.counts = vec![0; usize::from(bucket_count())];
+        }
+        let b = usize::from(bucket.min(bucket_count() - 1));
+        if self.counts[b] == 0 {
+            self.touched.push(b as u16);
+        }
+        self.counts[b] += n;
+        self.sum += sum;
+    }
+
+    pub fn merge_into(&self, other: &mut Self) {
+        for &b in &self.touched {
+            other.add_bucket(b, self.counts[usize::from(b)], 0.0);
+        }
+        other.sum += self.sum;
+    }
+
+    pub fn count(&self) -> u64 {
+        self.touched.iter().map(|&b| self.counts[usize::from(b)]).sum()
+    }
+
+    pub fn to_histogram(&self) -> Histogram {
+        let parts = self.touched.iter().map(|&b| (b, self.counts[usize::from(b)]));
+        Histogram::from_parts(parts, self.sum.max(0.0)).unwrap_or_default()
+    }
+
+    pub fn clear(&mut self) {
+        for &b in &self.touched {
+            self.counts[usize::from(b)] = 0;
+        }
+        self.touched.clear();
+        self.sum = 0.0;
+    }
+}
+
+/// What happened to one function version in one minute (or over a whole run).
+#[derive(Debug, Clone, Default)]
+pub struct Tally {
+    pub invocations: u64,
+    pub cold_starts: u64,
+    pub errors: u64,
+    pub timeouts: u64,
+    pub out_of_memory: u64,
+    pub throttles: u64,
+    pub billed_ms: u64,
+    pub billed_init_ms: u64,
+    pub busy_ms: f64,
+    pub environments: u64,
+    /// Invocations served by provisioned environments and their billed ms.
+    pub pc_invocations: u64,
+    pub pc_billed_ms: u64,
+    pub duration: DenseHist,
+    pub init: DenseHist,
+    pub memory_used: DenseHist,
+}
+
+impl Tally {
+    pub fn merge_into(&self, t: &mut Self) {
+        t.invocations += self.invocations;
+        t.cold_starts += self.cold_starts;
+        t.errors += self.errors;
+        t.timeouts += self.timeouts;
+        t.out_of_memory += self.out_of_memory;
+        t.throttles += self.throttles;
+        t.billed_ms += self.billed_ms;
+        t.billed_init_ms += self.billed_init_ms;
+        t.busy_ms += self.busy_ms;
+        t.environments += self.environments;
+        t.pc_invocations += self.pc_invocations;
+        t.pc_billed_ms += self.pc_billed_ms;
+        self.duration.merge_into(&mut t.duration);
+        self.init.merge_into(&mut t.init);
+        self.memory_used.merge_into(&mut t.memory_used);
+    }
+
+    pub fn clear(&mut self) {
+        let (mut d, mut i, mut m) =
+            (std::mem::take(&mut self.duration), std::mem::take(&mut self.init), std::mem::take(&mut self.memory_used));
+        d.clear();
+        i.clear();
+        m.clear();
+        *self = Self { duration: d, init: i, memory_used: m, ..Self::default() };
+    }
+
+    /// Billable usage at a memory size (INIT of on-demand cold starts included).
+    pub fn usage(&self, memory: autopilot_core::MemoryMb) -> Usage {
+        let od = self.invocations - self.pc_invocations;
+        let mut u = Usage::invocations(memory, od, self.billed_ms - self.pc_billed_ms)
+            + Usage::pc_invocations(memory, self.pc_invocations, self.pc_billed_ms);
+        u.init_mb_ms = u128::from(memory.get()) * u128::from(self.billed_init_ms);
+        u
+    }
+
+    /// The counters the extension would write for this minute.
+    pub fn counters(&self) -> Counters {
+        Counters {
+            invocations: self.invocations,
+            cold_starts: self.cold_starts,
+            restores: 0,
+            errors: self.errors,
+            timeouts: self.timeouts,
+            out_of_memory: self.out_of_memory,
+            throttles: self.throttles,
+            billed_ms: self.billed_ms,
+            billed_init_ms: self.billed_init_ms,
+            busy_ms: self.busy_ms.round() as u64,
+            environments: self.environments,
+            duration: self.duration.to_histogram(),
+            init: self.init.to_histogram(),
+            memory_used: self.memory_used.to_histogram(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dense_histograms_read_back_as_core_histograms() {
+        let mut d = DenseHist::default();
+        let mut h = Histogram::new();
+        for v in [1.0, 2.5, 2.5, 100.0, 4_000.0] {
+            d.record(v, 1);
+            h.record(v);
+        }
+        assert_eq!(d.to_histogram().buckets().collect::<Vec<_>>(), h.buckets().collect::<Vec<_>>());
+        assert!((d.to_histogram().sum() - h.sum()).abs() < 1e-9);
+        let mut total = DenseHist::default();
+        d.merge_into(&mut total);
+        d.clear();
+        assert_eq!(d.count(), 0);
+        assert_eq!(total.count(), 5);
+    }
+}

@@ -1,0 +1,77 @@
+//! The autopilot slot: what the simulation calls on its schedule, with the simulated clock's
+//! `now` and the fleet behind the same ports the Lambdas use. The memory tuner and the
+//! concurrency planner (crates/core) plug in here; today only [`DoNothing`] exists, and it is
+//! also the baseline every policy is compared with (same fleet, same seeds).
+
+use autopilot_core::Minute;
+use serde::Serialize;
+
+use crate::ports::FleetPorts;
+
+/// What one scheduled run decided.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RunSummary {
+    /// Functions a decision was made for (keeping is a decision).
+    pub evaluated: u64,
+    /// Decisions that changed something.
+    pub changed: u64,
+}
+
+/// When the simulation calls the policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Schedule {
+    /// Memory runs (default daily, at 00:00 of each simulated day after the first).
+    pub memory_every_minutes: u64,
+    /// Concurrency runs (default every 5 minutes).
+    pub concurrency_every_minutes: u64,
+}
+
+impl Default for Schedule {
+    fn default() -> Self {
+        Self { memory_every_minutes: 1_440, concurrency_every_minutes: 5 }
+    }
+}
+
+/// A decision policy driven by the simulation.
+pub trait Autopilot {
+    fn name(&self) -> &str;
+
+    /// True only for a policy that never touches the fleet: the runner may then reuse the
+    /// baseline run instead of simulating the same world twice.
+    fn is_do_nothing(&self) -> bool {
+        false
+    }
+
+    /// Minutes of per-minute stats the policy reads back through `StatsStore`.
+    fn stats_retention_minutes(&self) -> usize {
+        0
+    }
+
+    fn memory_run(&mut self, now: Minute, fleet: &FleetPorts<'_>) -> RunSummary;
+
+    fn concurrency_run(&mut self, now: Minute, fleet: &FleetPorts<'_>) -> RunSummary;
+}
+
+/// Changes nothing, ever: the baseline, and the autopilot slot until the engines land.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct DoNothing;
+
+impl Autopilot for DoNothing {
+    fn name(&self) -> &str {
+        "do-nothing"
+    }
+
+    fn is_do_nothing(&self) -> bool {
+        true
+    }
+
+    fn memory_run(&mut self, _now: Minute, _fleet: &FleetPorts<'_>) -> RunSummary {
+        RunSummary::default()
+    }
+
+    fn concurrency_run(&mut self, _now: Minute, _fleet: &FleetPorts<'_>) -> RunSummary {
+        RunSummary::default()
+    }
+}

@@ -1,0 +1,185 @@
+//! The aggregate model of a busy minute: Poisson arrivals into an M/G/∞ system.
+//!
+//! With arrival rate λ and mean service time E[S], the number of busy environments at a
+//! random instant is Poisson with mean L = λ·E[S] (M/G/∞, any service distribution). The
+//! busiest instant of a span T is the maximum of about m = T / E[S] effectively independent
+//! looks, so its CDF is F(x)^m: the peak is drawn by inverting it. That peak, not the mean,
+//! is how many environments the span needs; those beyond the provisioned and idle ones are
+//! cold starts. At a concurrency limit c, the share of requests throttled is Erlang's loss
+//! formula B(c, L). Durations are spread over histogram buckets by their expected counts.
+
+use autopilot_core::histogram::{bucket_of, bucket_upper, bucket_value};
+
+use crate::rng::{Rng, normal_cdf, normal_upper_quantile};
+
+/// Draws the peak concurrency of a span with mean occupancy `load` and `looks` effectively
+/// independent looks.
+pub fn draw_peak(rng: &mut Rng, load: f64, looks: f64) -> u32 {
+    if load.is_nan() || load <= 0.0 {
+        return 0;
+    }
+    // Upper-tail probability q with F(x) ≥ U^(1/m)  ⇔  1 − F(x) ≤ q.
+    let q = -(rng.uniform().ln() / looks.max(1.0)).exp_m1();
+    poisson_upper_quantile(load, q)
+}
+
+/// Smallest x with P(X > x) ≤ q for X ~ Poisson(mean).
+pub fn poisson_upper_quantile(mean: f64, q: f64) -> u32 {
+    if mean > 200.0 {
+        // Cornish–Fisher expansion of the Poisson quantile.
+        let z = normal_upper_quantile(q);
+        return (mean + z * mean.sqrt() + (z * z - 1.0) / 6.0).ceil().max(0.0) as u32;
+    }
+    let mut pmf = (-mean).exp();
+    let mut cdf = pmf;
+    let mut x = 0u32;
+    while 1.0 - cdf > q && x < 100_000 {
+        x += 1;
+        pmf *= mean / f64::from(x);
+        cdf += pmf;
+    }
+    x
+}
+
+/// Erlang B: the share of arrivals blocked with `servers` servers and offered load `load`.
+pub fn erlang_b(servers: u32, load: f64) -> f64 {
+    let mut b = 1.0;
+    for k in 1..=servers {
+        b = load * b / (f64::from(k) + load * b);
+    }
+    b
+}
+
+/// E[min(X, c)] / E[X] for X ~ Poisson(mean): the share of busy time that `c` environments
+/// serving first (provisioned concurrency) carry.
+pub fn share_served_by_first(mean: f64, c: u32) -> f64 {
+    if mean.is_nan() || mean <= 0.0 {
+        return 1.0;
+    }
+    if mean > 200.0 {
+        let sd = mean.sqrt();
+        let z = (f64::from(c) - mean) / sd;
+        // E[min(X,c)] = c − E[(c − X)+] for a normal X.
+        let phi = (-0.5 * z * z).exp() / (2.0 * std::f64::consts::PI).sqrt();
+        let e_short = sd * (z * normal_cdf(z) + phi);
+        return ((f64::from(c) - e_short) / mean).clamp(0.0, 1.0);
+    }
+    let mut pmf = (-mean).exp();
+    let mut below = 0.0; // Σ_{k<c} k·p_k
+    let mut cdf = 0.0;
+    for k in 0..c {
+        below += f64::from(k) * pmf;
+        cdf += pmf;
+        pmf *= mean / f64::from(k + 1);
+    }
+    ((below + f64::from(c) * (1.0 - cdf)) / mean).clamp(0.0, 1.0)
+}
+
+/// Probability of each histogram bucket under a mixture of lognormals (weight, μ, σ),
+/// restricted to values ≤ `cap`: (bucket, probability, representative value). The
+/// probabilities sum to the mixture's mass below `cap`.
+pub fn lognormal_buckets(components: &[(f64, f64, f64)], cap: f64) -> Vec<(u16, f64, f64)> {
+    let cdf = |x: f64| -> f64 {
+        components.iter().map(|&(w, mu, sigma)| w * normal_cdf((x.max(1e-12).ln() - mu) / sigma.max(1e-9))).sum()
+    };
+    let lo = components.iter().map(|&(_, mu, s)| (mu - 6.5 * s).exp()).fold(f64::INFINITY, f64::min);
+    let hi = components.iter().map(|&(_, mu, s)| (mu + 6.5 * s).exp()).fold(0.0, f64::max).min(cap);
+    let (b0, b1) = (bucket_of(lo), bucket_of(hi.max(lo)));
+    let mut out = Vec::with_capacity(usize::from(b1 - b0) + 1);
+    let mut prev = cdf(if b0 == 0 { 0.0 } else { bucket_upper(b0 - 1) });
+    for b in b0..=b1 {
+        let upper = bucket_upper(b).min(cap);
+        let c = cdf(upper);
+        let p = c - prev;
+        prev = c;
+        if p > 1e-9 {
+            out.push((b, p, bucket_value(b).min(cap)));
+        }
+    }
+    out
+}
+
+/// Spreads `n` values over buckets by their probabilities (expected counts with stochastic
+/// rounding; the largest bucket absorbs the difference so exactly `n` are spread).
+pub fn spread(rng: &mut Rng, n: u64, buckets: &[(u16, f64, f64)], out: &mut Vec<(u16, u64, f64)>) {
+    out.clear();
+    if n == 0 || buckets.is_empty() {
+        return;
+    }
+    let total: f64 = buckets.iter().map(|b| b.1).sum();
+    let mut assigned = 0u64;
+    let mut largest = 0;
+    for (i, &(b, p, v)) in buckets.iter().enumerate() {
+        let expected = n as f64 * p / total;
+        let mut k = expected.floor() as u64;
+        if rng.uniform() < expected - expected.floor() {
+            k += 1;
+        }
+        if p > buckets[largest].1 {
+            largest = i;
+        }
+        assigned += k;
+        out.push((b, k, v));
+    }
+    let fix = &mut out[largest].1;
+    if assigned > n {
+        let over = (assigned - n).min(*fix);
+        *fix -= over;
+        assigned -= over;
+        // Rare: the largest bucket could not absorb it all.
+        for e in out.iter_mut() {
+            let cut = (assigned - n).min(e.1);
+            e.1 -= cut;
+            assigned -= cut;
+        }
+    } else {
+        *fix += n - assigned;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn poisson_quantiles() {
+        // Poisson(2): P(X > 5) = 0.0166, P(X > 6) = 0.0045.
+        assert_eq!(poisson_upper_quantile(2.0, 0.01), 6);
+        assert_eq!(poisson_upper_quantile(2.0, 0.02), 5);
+        let big = poisson_upper_quantile(10_000.0, 0.5);
+        assert!((9_999..=10_001).contains(&big), "{big}");
+    }
+
+    #[test]
+    fn erlang_b_known_values() {
+        // B(1, 1) = 0.5; B(10, 5) ≈ 0.0184 (standard tables).
+        assert!((erlang_b(1, 1.0) - 0.5).abs() < 1e-12);
+        assert!((erlang_b(10, 5.0) - 0.018_4).abs() < 2e-4);
+    }
+
+    #[test]
+    fn pc_share() {
+        assert!((share_served_by_first(3.0, 0) - 0.0).abs() < 1e-12);
+        assert!(share_served_by_first(3.0, 30) > 0.999_999);
+        let s = share_served_by_first(3.0, 3);
+        assert!(s > 0.6 && s < 0.95, "{s}");
+        let big = share_served_by_first(1_000.0, 1_000);
+        assert!(big > 0.97 && big < 0.99, "{big}");
+    }
+
+    #[test]
+    fn buckets_hold_the_mass_below_the_cap_and_spread_keeps_the_count() {
+        let b = lognormal_buckets(&[(1.0, 100f64.ln(), 0.3)], f64::INFINITY);
+        let mass: f64 = b.iter().map(|x| x.1).sum();
+        assert!((mass - 1.0).abs() < 1e-6, "{mass}");
+        let capped = lognormal_buckets(&[(1.0, 100f64.ln(), 0.3)], 100.0);
+        let mass: f64 = capped.iter().map(|x| x.1).sum();
+        assert!((mass - 0.5).abs() < 0.02, "{mass}");
+        let mut rng = Rng::seed(3);
+        let mut out = Vec::new();
+        for n in [1, 7, 1_000, 123_457] {
+            spread(&mut rng, n, &b, &mut out);
+            assert_eq!(out.iter().map(|x| x.1).sum::<u64>(), n);
+        }
+    }
+}

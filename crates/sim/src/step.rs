@@ -1,0 +1,234 @@
+//! One simulated minute of one function: arrivals are routed to versions (alias weights),
+//! then each version's arrivals run invocation by invocation, or — above the aggregate
+//! threshold — through the aggregate model of [`crate::peak`]. Either way the result is the
+//! same `Tally`, billed with the core cost model and, when stats are kept, turned into the
+//! `MinuteStats` the extension would have written.
+
+use autopilot_core::Minute;
+use autopilot_core::cost::billed_ms;
+use autopilot_core::histogram::bucket_of;
+use autopilot_core::observe::MinuteStats;
+
+use crate::acc::Tally;
+use crate::env::Placement;
+use crate::model::function::MEMORY_SIGMA;
+use crate::peak::{draw_peak, erlang_b, share_served_by_first, spread};
+use crate::rng::Rng;
+use crate::traffic::MinuteArrivals;
+use crate::world::{LATEST, SimConfig, SimFunction, Slot};
+
+/// Buffers reused across minutes and functions.
+#[derive(Debug, Default)]
+pub(crate) struct Scratch {
+    tally: Tally,
+    times: Vec<f64>,
+    spread: Vec<(u16, u64, f64)>,
+}
+
+impl SimFunction {
+    /// Simulates minute `index` of the run (clock minute `minute`).
+    pub(crate) fn step(&mut self, cfg: &SimConfig, index: u64, minute: Minute, scratch: &mut Scratch) {
+        let arrivals = self.traffic.next(index, minute);
+        if arrivals.count == 0 {
+            return;
+        }
+        let (primary, canary) = match self.spec.alias.as_ref().and_then(|a| self.aliases.get(a)) {
+            Some(r) => (r.version.clone(), r.canary.clone()),
+            None => (LATEST.to_owned(), None),
+        };
+        let mut parts = [(primary, arrivals.count), (String::new(), 0)];
+        if let Some((version, weight)) = canary {
+            let n = self.service.binomial(arrivals.count, weight.clamp(0.0, 1.0));
+            parts[0].1 -= n;
+            parts[1] = (version, n);
+        }
+        let t0 = index as f64 * 60_000.0;
+        for (version, n) in parts {
+            if n == 0 {
+                continue;
+            }
+            let window = MinuteArrivals { count: n, ..arrivals };
+            self.slot(&version, cfg.pool);
+            let Self { slots, service, totals, usage, stats, fref, .. } = self;
+            let Some(slot) = slots.get_mut(&version) else { continue };
+            let tally = &mut scratch.tally;
+            if n <= cfg.aggregate_threshold {
+                invocations(slot, service, window, t0, tally, &mut scratch.times);
+            } else {
+                aggregate(slot, service, window, t0, tally, &mut scratch.spread);
+            }
+            *usage += tally.usage(slot.pool.memory());
+            tally.merge_into(totals);
+            if cfg.stats_retention_minutes > 0 {
+                stats.push_back(MinuteStats {
+                    function: fref.clone(),
+                    minute,
+                    memory: slot.pool.memory(),
+                    counters: tally.counters(),
+                });
+                let keep_from = minute.plus(-(cfg.stats_retention_minutes as i64));
+                while stats.front().is_some_and(|s| s.minute < keep_from) {
+                    stats.pop_front();
+                }
+            }
+            tally.clear();
+        }
+    }
+}
+
+/// Arrivals one by one: uniform in their window (a Poisson process given its count).
+fn invocations(slot: &mut Slot, rng: &mut Rng, a: MinuteArrivals, t0: f64, tally: &mut Tally, times: &mut Vec<f64>) {
+    let m = &slot.model;
+    let memory = f64::from(m.memory.get());
+    // Sorted uniform points from normalised exponential spacings.
+    times.clear();
+    let mut acc = 0.0;
+    for _ in 0..=a.count {
+        acc += rng.exp();
+        times.push(acc);
+    }
+    let (start, span) = (t0 + a.window_start_s * 1_000.0, a.window_s * 1_000.0);
+    let mu = m.dist.mu();
+    let mut peak = 0;
+    for &point in &times[..a.count as usize] {
+        let at = start + span * point / acc;
+        let mut d = (mu + m.dist.sigma * rng.normal()).exp();
+        if let Some((share, factor)) = m.dist.slow
+            && rng.uniform() < share
+        {
+            d *= factor;
+        }
+        let used = m.memory_needed_mb * (MEMORY_SIGMA * rng.normal()).exp();
+        let init = (m.init_mu + m.init_sigma * rng.normal()).exp() + m.init_offset_ms;
+        let oom = used > memory;
+        let timeout = !oom && d >= m.timeout_ms;
+        if oom {
+            d *= rng.uniform();
+        } else if timeout {
+            d = m.timeout_ms;
+        }
+        let placement = slot.pool.invoke(at, d, init, oom || timeout);
+        if placement == Placement::Throttled {
+            tally.throttles += 1;
+            continue;
+        }
+        peak = peak.max(slot.pool.busy());
+        tally.invocations += 1;
+        let billed = billed_ms(d);
+        tally.billed_ms += billed;
+        tally.busy_ms += d;
+        tally.duration.record(d, 1);
+        tally.memory_used.record(used.min(memory), 1);
+        match placement {
+            Placement::Cold => {
+                tally.cold_starts += 1;
+                tally.billed_init_ms += billed_ms(init);
+                tally.busy_ms += init;
+                tally.init.record(init, 1);
+            }
+            Placement::Provisioned => {
+                tally.pc_invocations += 1;
+                tally.pc_billed_ms += billed;
+            }
+            Placement::Warm | Placement::Throttled => {}
+        }
+        if oom {
+            tally.out_of_memory += 1;
+        } else if timeout {
+            tally.timeouts += 1;
+        } else if rng.uniform() < m.error_rate {
+            tally.errors += 1;
+        }
+    }
+    tally.environments += u64::from(peak);
+}
+
+/// A busy minute as a whole: M/G/∞ peak, Erlang-B throttling, expected bucket counts.
+fn aggregate(
+    slot: &mut Slot,
+    rng: &mut Rng,
+    a: MinuteArrivals,
+    t0: f64,
+    tally: &mut Tally,
+    spread_buf: &mut Vec<(u16, u64, f64)>,
+) {
+    let span_ms = a.window_s * 1_000.0;
+    let m = &mut slot.model;
+    let service_ms = m.mean_service_ms.max(0.001);
+    let load = a.count as f64 * service_ms / span_ms;
+    let looks = span_ms / service_ms;
+    let peak_offered = draw_peak(rng, load, looks).clamp(1, a.count.min(u64::from(u32::MAX)) as u32);
+    let limit = slot.pool.config().concurrency_limit;
+    let throttled = match limit {
+        Some(c) if peak_offered > c => rng.binomial(a.count, erlang_b(c, load)),
+        _ => 0,
+    };
+    slot.pool.count_throttles(throttled);
+    tally.throttles += throttled;
+    let served = a.count - throttled;
+    let ooms = rng.binomial(served, m.p_oom);
+    let timeouts = rng.binomial(served - ooms, m.p_timeout);
+    let ok = served - ooms - timeouts;
+    let resets = (ooms + timeouts).min(u64::from(u32::MAX)) as u32;
+    let start = t0 + a.window_start_s * 1_000.0;
+    let steady = load.ceil() as u32;
+    let peak_at = start + span_ms * rng.uniform();
+    let (pc, _warm, cold) = slot.pool.serve_span(start, span_ms, peak_offered, (steady, peak_at), resets);
+    let cold = (u64::from(cold) + u64::from(resets)).min(served);
+    let peak = peak_offered.min(limit.unwrap_or(u32::MAX));
+
+    let memory = f64::from(m.memory.get());
+    let mut billed = 0.0;
+    let mut busy = 0.0;
+    spread(rng, ok, m.duration_buckets(), spread_buf);
+    for &(b, n, v) in spread_buf.iter() {
+        tally.duration.add_bucket(b, n, v * n as f64);
+        billed += n as f64 * if v < 25.0 { v.ceil() } else { v + 0.5 };
+        busy += n as f64 * v;
+    }
+    let oom_ms = 0.5 * m.dist.mean_ms;
+    tally.duration.record(oom_ms, ooms);
+    tally.duration.record(m.timeout_ms, timeouts);
+    billed += ooms as f64 * oom_ms.ceil() + timeouts as f64 * m.timeout_ms.ceil();
+    busy += ooms as f64 * oom_ms + timeouts as f64 * m.timeout_ms;
+    spread(rng, ok + timeouts, m.memory_buckets(), spread_buf);
+    for &(b, n, v) in spread_buf.iter() {
+        tally.memory_used.add_bucket(b, n, v * n as f64);
+    }
+    tally.memory_used.add_bucket(bucket_of(memory), ooms, memory * ooms as f64);
+
+    // INIT of the cold starts: drawn one by one up to 64, the rest at the mean.
+    let drawn = cold.min(64);
+    for _ in 0..drawn {
+        let init = (m.init_mu + m.init_sigma * rng.normal()).exp() + m.init_offset_ms;
+        tally.init.record(init, 1);
+        tally.billed_init_ms += billed_ms(init);
+        busy += init;
+    }
+    let rest = cold - drawn;
+    tally.init.record(m.init_mean_ms, rest);
+    tally.billed_init_ms += rest * billed_ms(m.init_mean_ms);
+    busy += rest as f64 * m.init_mean_ms;
+
+    let billed = billed.round() as u64;
+    let pc_share = if pc == 0 {
+        0.0
+    } else if pc >= peak {
+        1.0
+    } else {
+        share_served_by_first(load, pc)
+    };
+    tally.invocations += served;
+    tally.cold_starts += cold;
+    tally.out_of_memory += ooms;
+    tally.timeouts += timeouts;
+    tally.errors += rng.binomial(ok, m.error_rate);
+    tally.billed_ms += billed;
+    tally.pc_invocations += (served as f64 * pc_share).round() as u64;
+    tally.pc_billed_ms += (billed as f64 * pc_share).round() as u64;
+    tally.busy_ms += busy;
+    tally.environments += u64::from(peak);
+}
+
+#[cfg(test)]
+mod tests;
