@@ -2,7 +2,8 @@
 //!
 //! [`ApiCalls`] is installed as an interceptor on every client [`crate::Clients`] builds, so
 //! every HTTP attempt — retries included, since each one is billed and throttled — is
-//! counted under `Service.Operation` (e.g. `Lambda.UpdateFunctionConfiguration`). Adapters add
+//! counted under `Service.Operation` (e.g. `Lambda.UpdateFunctionConfiguration`, the SDK's
+//! service name without spaces: `CloudWatchLogs.FilterLogEvents`). Adapters add
 //! billed units that are not calls under their own keys (e.g.
 //! [`CLOUDWATCH_METRICS_REQUESTED`]: GetMetricData is billed per metric, not per call).
 //!
@@ -81,7 +82,7 @@ impl Intercept for ApiCalls {
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
         let key = match cfg.load::<Metadata>() {
-            Some(m) => format!("{}.{}", m.service(), m.name()),
+            Some(m) => format!("{}.{}", m.service().replace(' ', ""), m.name()),
             None => "unknown".to_owned(),
         };
         self.add(&key, 1);

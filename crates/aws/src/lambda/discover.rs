@@ -110,7 +110,7 @@ impl LambdaControl {
 
     /// Unqualified functions carrying the tag key, from the tagging API.
     pub async fn tagged_functions(&self, tag_key: &str) -> PortResult<Vec<FunctionRef>> {
-        const OP: &str = "Tagging.GetResources";
+        const OP: &str = "ResourceGroupsTaggingAPI.GetResources";
         let mut found = Vec::new();
         let mut token: Option<String> = None;
         loop {

@@ -2,7 +2,7 @@
 //!
 //! | port method | API calls |
 //! |---|---|
-//! | `list_functions(tag)` | `Tagging.GetResources` per 100 functions, then per function `GetFunction` + `ListAliases` |
+//! | `list_functions(tag)` | `ResourceGroupsTaggingAPI.GetResources` per 100 functions, then per function `GetFunction` + `ListAliases` |
 //! | `get_function` | `GetFunction` + `ListAliases` |
 //! | `set_memory` | `GetFunctionConfiguration`; if not at target: `UpdateFunctionConfiguration` (+ conflict retries) + waiter polls (`GetFunctionConfiguration`, ≥ 1) |
 //! | `publish_version` | `PublishVersion` (+ conflict retries) |
