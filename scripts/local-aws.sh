@@ -51,6 +51,13 @@ cmd_setup() {
   echo "$want" >"$marker"
 }
 
+# True while the process exists and has not exited (a zombie waiting for its reaper has).
+alive() {
+  local stat
+  stat="$(cat "/proc/$1/stat" 2>/dev/null)" || return 1
+  [[ "${stat##*) }" != Z* ]]
+}
+
 # The launcher's pid when it is running, else nothing (and a stale pid file is removed).
 running_pid() {
   [[ -f "$PID_FILE" ]] || return 0
@@ -99,14 +106,15 @@ cmd_start() {
   fi
   cmd_stop >/dev/null 2>&1  # clear leftovers of a launcher that died
   mkdir -p "$STATE"
-  rm -f "$ENDPOINT_FILE"
+  # Each run starts with fresh logs, like the emulator's in-memory state.
+  rm -rf "$ENDPOINT_FILE" "$STATE/console.log" "$STATE/local-aws.log" "$STATE/requests.log" "$STATE/lambda"
   "$PY" "$HARNESS/local_aws.py" --host 127.0.0.1 --port "$port" --state-dir "$STATE" --new-session \
     </dev/null >"$STATE/console.log" 2>&1 &
   pid=$!
   echo "$pid" >"$PID_FILE"
   local deadline=$((SECONDS + timeout))
   until [[ -f "$ENDPOINT_FILE" ]] && answers "$(cat "$ENDPOINT_FILE")"; do
-    if ! kill -0 "$pid" 2>/dev/null; then
+    if ! alive "$pid"; then
       say "error: the launcher exited during start-up"
       show_logs
       rm -f "$PID_FILE"
@@ -148,9 +156,9 @@ cmd_stop() {
   if [[ -n "$(running_pid)" ]]; then
     kill -TERM "$pid" 2>/dev/null || true  # the launcher stops its functions itself
     local i
-    for ((i = 0; i < 100; i++)); do
-      kill -0 "$pid" 2>/dev/null || break
-      sleep 0.1
+    for ((i = 0; i < 200; i++)); do
+      alive "$pid" || break
+      sleep 0.05
     done
   fi
   local member
