@@ -195,8 +195,16 @@ class Worker:
     """One execution environment: a bootstrap process (and its extensions) with its own
     Runtime API endpoint, serving one invocation at a time."""
 
-    def __init__(self, spec: FunctionSpec, endpoint_url: str, logs: FunctionLogs, init_timeout_s: float):
+    def __init__(
+        self,
+        spec: FunctionSpec,
+        endpoint_url: str,
+        logs: FunctionLogs,
+        init_timeout_s: float,
+        init_type: str = "on-demand",
+    ):
         self.spec = spec
+        self.init_type = init_type  # or "provisioned-concurrency": initialised before any invoke
         self.endpoint_url = endpoint_url
         self.logs = logs
         self.init_timeout_s = init_timeout_s
@@ -211,7 +219,8 @@ class Worker:
         self._stopped = False
         self._shutdown_reason = "spindown"
         self._spawned_at = 0.0
-        self._first_poll_at: float | None = None
+        self._runtime_polling = False  # the runtime is waiting in /invocation/next
+        self._first_poll_at: float | None = None  # INIT is over
         self._init_ms: float | None = None  # reported with the first invocation only
         self._proc: subprocess.Popen[bytes] | None = None
         self._ext_procs: list[subprocess.Popen[bytes]] = []
@@ -237,7 +246,7 @@ class Worker:
         self.telemetry.emit(
             "platform.initStart",
             {
-                "initializationType": "on-demand",
+                "initializationType": self.init_type,
                 "phase": "init",
                 "functionName": self.spec.name,
                 "functionVersion": self.spec.version,
@@ -301,7 +310,7 @@ class Worker:
                 "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory_mb),
                 "AWS_LAMBDA_LOG_GROUP_NAME": spec.log_group,
                 "AWS_LAMBDA_LOG_STREAM_NAME": self.log_stream,
-                "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
+                "AWS_LAMBDA_INITIALIZATION_TYPE": self.init_type,
                 "AWS_REGION": spec.region,
                 "AWS_DEFAULT_REGION": spec.region,
                 "AWS_ACCESS_KEY_ID": "test",
@@ -459,18 +468,17 @@ class Worker:
         """The runtime's long poll. An event is delivered once INIT is over (the extensions
         wait for their next event) and the extensions are done with the previous one."""
         with self._cond:
+            self._runtime_polling = True
+            self._cond.notify_all()
             self._cond.wait_for(
                 lambda: (self._pending is not None and self.extensions.ready_locked()) or self._closing
             )
+            self._runtime_polling = False
             inv, self._pending = self._pending, None
             if inv is None or self._closing:
                 return None
-            now = time.monotonic()
-            if self._first_poll_at is None:  # the end of INIT: measured once, on the cold start
-                self._first_poll_at = now
-                self._init_ms = (now - self._spawned_at) * 1000
-                self._emit_init_done(self._init_ms)
-            inv.delivered_at = now
+            self._finish_init_locked()
+            inv.delivered_at = time.monotonic()
             self.telemetry.emit("platform.start", {"requestId": inv.request_id, "version": self.spec.version})
             self.extensions.invoke_locked(
                 {
@@ -484,10 +492,33 @@ class Worker:
             self._cond.notify_all()
             return inv
 
-    def _emit_init_done(self, init_ms: float) -> None:
-        base = {"initializationType": "on-demand", "phase": "init", "status": "success"}
+    def _finish_init_locked(self) -> None:
+        """INIT is over (once): report it; a cold start also reports it with its first invoke."""
+        if self._first_poll_at is not None:
+            return
+        self._first_poll_at = time.monotonic()
+        init_ms = (self._first_poll_at - self._spawned_at) * 1000
+        self._init_ms = init_ms if self.init_type == "on-demand" else None
+        base = {"initializationType": self.init_type, "phase": "init", "status": "success"}
         self.telemetry.emit("platform.initRuntimeDone", base)
         self.telemetry.emit("platform.initReport", {**base, "metrics": {"durationMs": round(init_ms, 3)}})
+
+    def wait_initialized(self) -> str | None:
+        """Run INIT without an invocation (provisioned concurrency); an error text on failure."""
+        with self._cond:
+            done = self._cond.wait_for(
+                lambda: (self._runtime_polling and self.extensions.ready_locked()) or self._dead(),
+                self.init_timeout_s,
+            )
+            if done and not self._dead():
+                self._finish_init_locked()
+                return None
+            self.broken = True
+            if self._init_error is not None:
+                return self._init_error.decode("utf-8", "replace")
+            if self._exit_code is not None:
+                return f"Runtime exited during INIT with {self._exit_code}"
+            return f"INIT did not finish within {self.init_timeout_s:.0f} seconds"
 
     def post_result(self, request_id: str, body: bytes, is_error: bool) -> bool:
         with self._cond:
@@ -728,6 +759,8 @@ class WarmPool:
         self._idle: dict[str, list[Worker]] = defaultdict(list)
         self._busy: dict[str, int] = defaultdict(int)
         self._all: set[Worker] = set()
+        # (pool key, qualifier) -> environments initialised for provisioned concurrency
+        self._provisioned: dict[tuple[str, str], list[Worker]] = {}
         self._lock = threading.Lock()
 
     def acquire(self, spec: FunctionSpec) -> Worker:
@@ -749,7 +782,9 @@ class WarmPool:
         with self._lock:
             self._busy[worker.spec.arn] -= 1
             idle = self._idle[worker.spec.pool_key]
-            keep = not worker.broken and len(idle) < self.max_idle
+            keep = not worker.broken and len(idle) < self.max_idle + self._provisioned_count(
+                worker.spec.pool_key
+            )
             if keep:
                 idle.append(worker)
         if not keep:
@@ -759,7 +794,41 @@ class WarmPool:
         with self._lock:
             workers = list(self._all)
             self._idle.clear()
+            self._provisioned.clear()
         self._stop(workers, wait=True)
+
+    def provision(self, spec: FunctionSpec, qualifier: str, count: int) -> str | None:
+        """Initialise `count` environments ahead of any invoke (blocking); an error text if
+        INIT failed. They join the idle pool of the version the qualifier points to."""
+        self.unprovision(spec.pool_key, qualifier)
+        workers = [
+            Worker(spec, self.endpoint_url, self.logs, self.init_timeout_s, "provisioned-concurrency")
+            for _ in range(count)
+        ]
+        with self._lock:
+            self._all.update(workers)
+            self._provisioned[(spec.pool_key, qualifier)] = workers
+        errors = [_start_error(w) for w in workers]
+        errors = [e or w.wait_initialized() for e, w in zip(errors, workers, strict=True)]
+        with self._lock:
+            current = self._provisioned.get((spec.pool_key, qualifier)) is workers
+            ready = [w for w in workers if not w.broken] if current else []
+            self._idle[spec.pool_key].extend(ready)
+        self._stop([w for w in workers if w not in ready])
+        return next((e for e in errors if e), None)
+
+    def unprovision(self, pool_key: str, qualifier: str) -> None:
+        with self._lock:
+            workers = self._provisioned.pop((pool_key, qualifier), [])
+            idle = self._idle[pool_key]
+            for worker in workers:
+                worker.broken = True  # retire: a busy one is stopped when released
+            gone = [w for w in idle if w in workers]
+            self._idle[pool_key] = [w for w in idle if w not in workers]
+        self._stop(gone)
+
+    def _provisioned_count(self, pool_key: str) -> int:
+        return sum(len(ws) for (key, _), ws in self._provisioned.items() if key == pool_key)
 
     def _stop(self, workers: list[Worker], wait: bool = False) -> None:
         """Stop environments in parallel (each may give its extensions a SHUTDOWN window)."""
@@ -774,6 +843,49 @@ class WarmPool:
         worker.stop()
         with self._lock:
             self._all.discard(worker)
+
+
+def _start_error(worker: Worker) -> str | None:
+    try:
+        worker.ensure_started()
+    except OSError as err:
+        worker.broken = True
+        return f"cannot start {worker.spec.bootstrap}: {err}"
+    return None
+
+
+@dataclass
+class Allocation:
+    """Provisioned environments being initialised: `done` is set when INIT is over."""
+
+    done: threading.Event = field(default_factory=threading.Event)
+    error: str | None = None
+
+
+class Provisioner:
+    """What provisioned concurrency does to execution environments (see ProvisionedConcurrency)."""
+
+    def __init__(self, pool: WarmPool):
+        self.pool = pool
+
+    def provision(self, fn: Any, qualifier: str, count: int) -> Allocation:
+        allocation = Allocation()
+        spec = FunctionSpec.from_moto(fn)
+        if not spec.bootstrap or spec.bootstrap_stamp is None:
+            allocation.done.set()  # nothing runnable: the config is bookkeeping only
+            return allocation
+
+        def run() -> None:
+            try:
+                allocation.error = self.pool.provision(spec, qualifier, count)
+            finally:
+                allocation.done.set()
+
+        threading.Thread(target=run, daemon=True, name=f"provision-{spec.name}").start()
+        return allocation
+
+    def unprovision(self, fn: Any, qualifier: str) -> None:
+        self.pool.unprovision(FunctionSpec.from_moto(fn).pool_key, qualifier)
 
 
 # -- invoking a moto function -----------------------------------------------------------------

@@ -128,7 +128,7 @@ def build_app(endpoint_url: str, state_dir: Path, args: argparse.Namespace) -> t
 
     import moto_patches
     from cbor_bridge import CborBridge
-    from lambda_runner import LambdaInvoker, LambdaInvokeRoute, WarmPool
+    from lambda_runner import LambdaInvoker, LambdaInvokeRoute, Provisioner, WarmPool
     from provisioned_concurrency import ProvisionedConcurrency
 
     pool = WarmPool(endpoint_url, state_dir / "lambda", args.lambda_init_timeout, args.max_warm)
@@ -138,7 +138,7 @@ def build_app(endpoint_url: str, state_dir: Path, args: argparse.Namespace) -> t
     app: WsgiApp = DomainDispatcherApplication(create_backend_app)
     app = CborBridge(app, log)
     app = LambdaInvokeRoute(app, invoker, log)
-    pc = ProvisionedConcurrency(app, args.pc_ready_delay)
+    pc = ProvisionedConcurrency(app, args.pc_ready_delay, Provisioner(pool), args.lambda_init_timeout + 5)
     app = ResetHook(pc, pc.reset, pool.stop_all)
     app = RequestLog(app, state_dir / "requests.log")
     return app, pool

@@ -8,6 +8,10 @@ Routes (restJson1, as aws-sdk-lambda sends them):
 
 Only the configurations are kept here. Functions, versions and aliases are always looked up in
 moto's own Lambda backend, so a function deleted in moto loses its configurations too.
+
+With a provisioner (the Lambda runner), a configuration also initialises that many execution
+environments ahead of any invoke (initializationType provisioned-concurrency); a read waits
+for their INIT, so READY means they are warm, and FAILED reports an INIT failure.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import unquote
 
 from wsgi_util import (
@@ -46,27 +50,52 @@ def _aws_timestamp() -> str:
     return now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}+0000"
 
 
+class Allocation(Protocol):
+    done: threading.Event
+    error: str | None
+
+
+class Provisioner(Protocol):
+    def provision(self, fn: Any, qualifier: str, count: int) -> Allocation: ...
+
+    def unprovision(self, fn: Any, qualifier: str) -> None: ...
+
+
 @dataclass
 class PcConfig:
     requested: int
     ready_after: float  # monotonic time from which a read may report READY
+    allocation: Allocation | None = None
     last_modified: str = field(default_factory=_aws_timestamp)
-    ready: bool = False
+    status: str = "IN_PROGRESS"
+    reason: str | None = None
 
-    def observe(self) -> None:
-        """A read after the put (and after the configured delay) finds the allocation done."""
-        if not self.ready and time.monotonic() >= self.ready_after:
-            self.ready = True
+    def observe(self, wait_s: float) -> None:
+        """A read after the put (and after the configured delay) finds the allocation done;
+        it waits (up to wait_s, outside any lock) for the environments' INIT."""
+        if self.status != "IN_PROGRESS":
+            return
+        if self.allocation is not None:
+            if not self.allocation.done.wait(wait_s):
+                return
+            if self.allocation.error:
+                self.status, self.reason = "FAILED", f"FUNCTION_ERROR_INIT_FAILURE: {self.allocation.error}"
+                return
+        if time.monotonic() >= self.ready_after:
+            self.status = "READY"
 
     def to_json(self) -> dict[str, Any]:
-        allocated = self.requested if self.ready else 0
-        return {
+        allocated = self.requested if self.status == "READY" else 0
+        doc: dict[str, Any] = {
             "RequestedProvisionedConcurrentExecutions": self.requested,
             "AvailableProvisionedConcurrentExecutions": allocated,
             "AllocatedProvisionedConcurrentExecutions": allocated,
-            "Status": "READY" if self.ready else "IN_PROGRESS",
+            "Status": self.status,
             "LastModified": self.last_modified,
         }
+        if self.reason:
+            doc["StatusReason"] = self.reason
+        return doc
 
 
 class LambdaApiError(Exception):
@@ -78,9 +107,17 @@ class LambdaApiError(Exception):
 class ProvisionedConcurrency:
     """WSGI middleware answering the provisioned-concurrency routes in front of moto."""
 
-    def __init__(self, app: WsgiApp, ready_delay_s: float = 0.0):
+    def __init__(
+        self,
+        app: WsgiApp,
+        ready_delay_s: float = 0.0,
+        provisioner: Provisioner | None = None,
+        init_wait_s: float = 15.0,
+    ):
         self.app = app
         self.ready_delay_s = ready_delay_s
+        self.provisioner = provisioner
+        self.init_wait_s = init_wait_s
         self._configs: dict[ConfigKey, PcConfig] = {}
         self._lock = threading.Lock()
 
@@ -108,53 +145,58 @@ class ProvisionedConcurrency:
             return respond_json(start_response, 200, self._list(account, region, function, params))
         qualifier = _checked_qualifier(account, region, function, params.get("Qualifier"))
         key = (account, region, _unqualified_arn(function), qualifier)
+        version = _lambda_backend(account, region).get_function(function.function_name, qualifier)
         if method == "PUT":
-            doc = self._put(key, function, _requested_executions(read_body(environ)))
+            doc = self._put(key, function, version, _requested_executions(read_body(environ)))
             return respond_json(start_response, 202, doc)
         if method == "GET":
             return respond_json(start_response, 200, self._get(key))
         if method == "DELETE":
-            self._delete(key)
+            self._delete(key, version)
             return respond(start_response, 204, content_type=None)
         raise LambdaApiError(405, "MethodNotAllowedException", f"{method} is not supported here")
 
     # -- operations ----------------------------------------------------------------------
 
-    def _put(self, key: ConfigKey, function: Any, requested: int) -> dict[str, Any]:
+    def _put(self, key: ConfigKey, function: Any, version: Any, requested: int) -> dict[str, Any]:
         with self._lock:
             _check_reserved_concurrency(function, key, requested, self._configs)
             config = PcConfig(requested, ready_after=time.monotonic() + self.ready_delay_s)
             self._configs[key] = config
-            return config.to_json()
+        if self.provisioner is not None:
+            config.allocation = self.provisioner.provision(version, key[3], requested)
+        return config.to_json()
 
     def _get(self, key: ConfigKey) -> dict[str, Any]:
         with self._lock:
             config = self._configs.get(key)
-            if config is None:
-                raise LambdaApiError(
-                    404,
-                    "ProvisionedConcurrencyConfigNotFoundException",
-                    "No Provisioned Concurrency Config found for this function",
-                )
-            config.observe()
-            return config.to_json()
+        if config is None:
+            raise LambdaApiError(
+                404,
+                "ProvisionedConcurrencyConfigNotFoundException",
+                "No Provisioned Concurrency Config found for this function",
+            )
+        config.observe(self.init_wait_s)
+        return config.to_json()
 
-    def _delete(self, key: ConfigKey) -> None:
+    def _delete(self, key: ConfigKey, version: Any) -> None:
         with self._lock:
             self._configs.pop(key, None)
+        if self.provisioner is not None:
+            self.provisioner.unprovision(version, key[3])
 
     def _list(self, account: str, region: str, function: Any, params: dict[str, str]) -> dict[str, Any]:
         arn = _unqualified_arn(function)
         with self._lock:
             keys = sorted(k for k in self._configs if k[:3] == (account, region, arn))
-            items = []
             for key in keys:
                 if not _qualifier_exists(account, region, function, key[3]):
                     del self._configs[key]  # the version or alias is gone in moto
-                    continue
-                config = self._configs[key]
-                config.observe()
-                items.append({"FunctionArn": f"{arn}:{key[3]}", **config.to_json()})
+            configs = [(key, self._configs[key]) for key in keys if key in self._configs]
+        items = []
+        for key, config in configs:
+            config.observe(self.init_wait_s)
+            items.append({"FunctionArn": f"{arn}:{key[3]}", **config.to_json()})
         start = int(params.get("Marker") or 0)
         size = int(params.get("MaxItems") or 50)
         doc: dict[str, Any] = {"ProvisionedConcurrencyConfigs": items[start : start + size]}

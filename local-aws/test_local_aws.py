@@ -84,7 +84,7 @@ BOOTSTRAP = textwrap.dedent(
             continue
         keys = ("MODE", "AWS_LAMBDA_FUNCTION_NAME", "AWS_LAMBDA_FUNCTION_VERSION",
                 "AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "AWS_REGION", "AWS_ENDPOINT_URL",
-                "AWS_LAMBDA_LOG_GROUP_NAME", "AWS_ACCESS_KEY_ID")
+                "AWS_LAMBDA_LOG_GROUP_NAME", "AWS_ACCESS_KEY_ID", "AWS_LAMBDA_INITIALIZATION_TYPE")
         post("/invocation/" + rid + "/response", {{
             "event": event, "count": count, "pid": os.getpid(), "helper": helper.pid, "arn": arn, "rid": rid,
             "env": {{k: os.environ.get(k) for k in keys}},
@@ -380,6 +380,39 @@ class ProvisionedConcurrencyTest(unittest.TestCase):
             ctx.exception.response["Error"]["Code"], "ProvisionedConcurrencyConfigNotFoundException"
         )
         self.assertEqual(ctx.exception.response["ResponseMetadata"]["HTTPStatusCode"], 404)
+
+    def test_provisioned_environments_are_warm_before_the_first_invoke(self) -> None:
+        self.lam.put_provisioned_concurrency_config(
+            FunctionName=self.name, Qualifier="live", ProvisionedConcurrentExecutions=2
+        )
+        got = self.lam.get_provisioned_concurrency_config(FunctionName=self.name, Qualifier="live")
+        self.assertEqual(got["Status"], "READY")
+        log = EMU.state_dir / "lambda" / f"{self.name}.log"
+        self.assertEqual(log.read_text().count("init pid"), 2, "two environments ran INIT before any invoke")
+        with concurrent.futures.ThreadPoolExecutor(2) as pool:
+            docs = list(
+                pool.map(
+                    lambda _: invoke(self.name, {"action": "sleep", "seconds": 0.5}, Qualifier="live")[1],
+                    range(2),
+                )
+            )
+        self.assertEqual(
+            {d["env"]["AWS_LAMBDA_INITIALIZATION_TYPE"] for d in docs}, {"provisioned-concurrency"}
+        )
+        self.assertEqual(log.read_text().count("init pid"), 2, "no cold start")
+        self.assertNotIn("Init Duration", log.read_text())
+        self.lam.delete_provisioned_concurrency_config(FunctionName=self.name, Qualifier="live")
+        self.assertTrue(all(_ends(d["pid"]) for d in docs), "deleting the config ends its environments")
+
+    def test_init_failure_is_failed_status(self) -> None:
+        name = create_function(env={"LOCAL_EXTENSIONS": make_extension("#!/bin/sh\nexit 1\n")})
+        version = self.lam.publish_version(FunctionName=name)["Version"]
+        self.lam.put_provisioned_concurrency_config(
+            FunctionName=name, Qualifier=version, ProvisionedConcurrentExecutions=1
+        )
+        got = self.lam.get_provisioned_concurrency_config(FunctionName=name, Qualifier=version)
+        self.assertEqual(got["Status"], "FAILED")
+        self.assertIn("FUNCTION_ERROR_INIT_FAILURE", got["StatusReason"])
 
     def test_error_wire_shape(self) -> None:
         status, headers, body = EMU.raw(
