@@ -3,6 +3,9 @@
 * Step Functions: turn on moto's ASL interpreter so executions really run.
 * Lambda: moto's in-process callers (event sources, SNS, EventBridge targets, ...) invoke
   through LambdaFunction._invoke_lambda, which needs Docker; route them to our local runner.
+* EventBridge: PutEvents answers 500 when a matching rule targets Lambda or Step Functions
+  (moto delivers only to logs, SQS, archives, buses and API destinations). Deliver those as
+  AWS does: an asynchronous invoke, or a StartExecution with a unique name.
 * CloudWatch: moto answers percentile statistics (p50, p99.9, ...) with a 500 (it computes
   None and its serializer crashes) and ignores GetMetricStatistics' ExtendedStatistics.
   Compute percentiles from the raw values it stores; reject statistics we cannot compute
@@ -12,10 +15,14 @@
 
 from __future__ import annotations
 
+import copy
 import json
+import logging
 import math
 import re
 import threading
+import uuid
+from datetime import UTC, datetime
 from typing import Any, SupportsFloat
 
 PERCENTILE = re.compile(r"^p(\d{1,2}(?:\.\d+)?|100)$")
@@ -40,6 +47,86 @@ def route_in_process_invokes(invoker: Any) -> None:
         return result.payload.decode("utf-8", "replace"), result.function_error, result.log_tail
 
     LambdaFunction._invoke_lambda = _invoke_lambda  # type: ignore[method-assign]
+
+
+# -- EventBridge targets -------------------------------------------------------------------------
+
+log = logging.getLogger("local-aws.events")
+
+
+def deliver_rule_targets(invoker: Any) -> None:
+    from moto.events import models
+
+    rule_cls = models.Rule
+    original = rule_cls.send_to_targets
+
+    def send_to_targets(self: Any, original_event: dict[str, Any], transform_input: bool = True) -> None:
+        if not self.event_pattern.matches_event(original_event):
+            return
+        ours = [t for t in self.targets if _arn_service(t.get("Arn", "")) in ("lambda", "states")]
+        for target in ours:
+            payload = _target_payload(target, original_event, transform_input)
+            threading.Thread(
+                target=_deliver, args=(invoker, target["Arn"], payload), daemon=True, name="event-target"
+            ).start()
+        rest = [t for t in self.targets if t not in ours]
+        if rest:
+            moto_view = copy.copy(self)  # moto's own delivery, for the targets it supports
+            moto_view.targets = rest
+            original(moto_view, original_event, transform_input)
+
+    rule_cls.send_to_targets = send_to_targets  # type: ignore[method-assign]
+
+
+def _arn_service(arn: str) -> str:
+    parts = arn.split(":")
+    return parts[2] if len(parts) > 2 else ""
+
+
+def _target_payload(target: dict[str, Any], event: dict[str, Any], transform_input: bool) -> bytes:
+    """The target's input: Input, InputPath, InputTransformer, or the event itself."""
+    delivered = {**event}
+    delivered.pop("ingestion-time", None)
+    if isinstance(delivered.get("time"), (int, float)):
+        stamp = datetime.fromtimestamp(float(delivered["time"]), UTC)
+        delivered["time"] = stamp.strftime("%Y-%m-%dT%H:%M:%SZ")
+    if "Input" in target:
+        return str(target["Input"]).encode()
+    if "InputPath" in target:
+        from jsonpath_ng.ext import parse
+
+        matches = parse(target["InputPath"]).find(delivered)
+        return json.dumps(matches[0].value if matches else None).encode()
+    if transform_input and "InputTransformer" in target:
+        from moto.events.utils import EventTemplateParser
+
+        transformer = target["InputTransformer"]
+        result = EventTemplateParser.parse(
+            input_template=transformer.get("InputTemplate"),
+            input_paths_map=transformer.get("InputPathsMap", {}),
+            event=delivered,
+        )
+        return (result if isinstance(result, str) else json.dumps(result)).encode()
+    return json.dumps(delivered).encode()
+
+
+def _deliver(invoker: Any, arn: str, payload: bytes) -> None:
+    parts = arn.split(":")
+    region, account = parts[3], parts[4]
+    try:
+        if parts[2] == "lambda":
+            from lambda_runner import resolve_invocation
+
+            fn, invoked_arn = resolve_invocation(account, region, arn, None)
+            invoker.invoke_with_retry(fn, invoked_arn, payload)
+        else:
+            from moto.stepfunctions.responses import get_backend
+
+            get_backend(account, region).start_execution(
+                state_machine_arn=arn, name=str(uuid.uuid4()), execution_input=payload.decode()
+            )
+    except Exception:  # noqa: BLE001 - a failed delivery is logged, as EventBridge would retry/drop it
+        log.exception("EventBridge could not deliver to %s", arn)
 
 
 # -- CloudWatch percentiles -----------------------------------------------------------------------
@@ -152,4 +239,5 @@ def _without_missing_values(result: dict[str, Any]) -> dict[str, Any]:
 def apply_all(invoker: Any) -> None:
     enable_step_functions_interpreter()
     route_in_process_invokes(invoker)
+    deliver_rule_targets(invoker)
     patch_cloudwatch_statistics()

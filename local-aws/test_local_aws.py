@@ -696,6 +696,43 @@ class StepFunctionsTest(unittest.TestCase):
         self.assertEqual(json.loads(described["output"])["caught"]["Error"], "Boom")
 
 
+class EventBridgeTest(unittest.TestCase):
+    def test_rule_targets_lambda_and_state_machine(self) -> None:
+        events, sfn = EMU.client("events"), EMU.client("stepfunctions")
+        name = create_function()
+        marker = EMU.tmp / unique("event-marker")
+        definition = {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}}
+        machine = sfn.create_state_machine(
+            name=unique("sm"), definition=json.dumps(definition), roleArn=ROLE_ARN
+        )["stateMachineArn"]
+        source = unique("local.test")
+        rule = unique("rule")
+        events.put_rule(Name=rule, EventPattern=json.dumps({"source": [source]}))
+        fn_arn = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{name}"
+        events.put_targets(
+            Rule=rule,
+            Targets=[
+                {"Id": "fn", "Arn": fn_arn, "Input": json.dumps({"action": "touch", "path": str(marker)})},
+                {"Id": "sm", "Arn": machine, "RoleArn": ROLE_ARN},
+            ],
+        )
+        sent = events.put_events(
+            Entries=[{"Source": source, "DetailType": "t", "Detail": json.dumps({"k": 1})}]
+        )
+        self.assertEqual(sent["FailedEntryCount"], 0)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            executions = sfn.list_executions(stateMachineArn=machine)["executions"]
+            if marker.exists() and executions and executions[0]["status"] == "SUCCEEDED":
+                break
+            time.sleep(0.1)
+        self.assertTrue(marker.exists(), "the Lambda target ran with the rule's Input")
+        self.assertEqual(len(executions), 1)
+        output = json.loads(sfn.describe_execution(executionArn=executions[0]["executionArn"])["output"])
+        self.assertEqual((output["source"], output["detail"]), (source, {"k": 1}))
+        self.assertRegex(output["time"], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
+
+
 def cbor_call(operation: str, request: dict[str, Any]) -> tuple[int, dict[str, str], Any]:
     """A request exactly as aws-sdk-cloudwatch (Smithy RPC v2 CBOR) sends it."""
     status, headers, body = EMU.raw(
