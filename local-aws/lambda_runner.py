@@ -153,7 +153,7 @@ def _start_error(worker: Worker) -> str | None:
         worker.ensure_started()
     except OSError as err:
         worker.broken = True
-        return f"cannot start {worker.spec.bootstrap}: {err}"
+        return f"cannot start {err.filename or worker.spec.bootstrap}: {err}"
     return None
 
 
@@ -214,7 +214,7 @@ class LambdaInvoker:
             return worker.invoke(Invocation(event, invoked_arn, client_context))
         except OSError as err:  # not executable, bad interpreter, ...
             worker.broken = True
-            message = f"local-aws: cannot start {spec.bootstrap}: {err}"
+            message = f"local-aws: cannot start {err.filename or spec.bootstrap}: {err}"
             return InvokeResult(error_payload("Runtime.InvalidEntrypoint", message), True, spec.version)
         finally:
             self.pool.release(worker)
