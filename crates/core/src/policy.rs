@@ -91,7 +91,9 @@ pub struct ConcurrencyPolicy {
     pub cold_start_penalty_usd: f64,
     /// Most provisioned environments per alias. Default: none.
     pub max_provisioned: Option<u32>,
-    /// Most extra spend per function per day on PC and keep-warm (USD). Default: none.
+    /// Most extra spend per function per day on PC and keep-warm (USD), spread evenly over
+    /// the day's slots; like `maxExtraCostPct`, a budget to spend on fewer cold starts.
+    /// Default: none.
     pub budget_per_day_usd: Option<f64>,
     /// Planning horizon (minutes). Default 60.
     pub horizon_minutes: u32,
@@ -111,9 +113,10 @@ pub struct ConcurrencyPolicy {
     /// Time provisioned concurrency takes to become READY (minutes); PC is requested this
     /// much before the slot that needs it. Default 2.
     pub allocation_lead_minutes: u32,
-    /// Most expected extra spend (PC, keep-warm, minus what they save) as a share of the
-    /// function's expected on-demand cost, in percent: 0 = cost-neutral. Default: none
-    /// (the cold-start penalty alone decides).
+    /// A budget instead of a price of latency: each slot may add at most this share of the
+    /// function's expected on-demand cost (PC and keep-warm, minus the INIT and duration they
+    /// save), in percent, and within it the planner removes as many cold starts as it can.
+    /// 0 = cost-neutral. Default: none (`coldStartPenaltyUsd` decides).
     pub max_extra_cost_pct: Option<f64>,
 }
 

@@ -199,11 +199,24 @@ impl EnvironmentPool {
     /// Places one invocation arriving at `at` that runs `service_ms` (plus `init_ms` if it
     /// lands cold). `resets` marks an invocation that kills its environment (OOM, timeout).
     pub fn invoke(&mut self, at: f64, service_ms: f64, init_ms: f64, resets: bool) -> Placement {
+        self.invoke_with(at, service_ms, resets, || init_ms).0
+    }
+
+    /// As [`Self::invoke`], drawing the INIT duration only when the invocation lands cold;
+    /// returns the placement and the INIT time (0 unless cold).
+    pub fn invoke_with(
+        &mut self,
+        at: f64,
+        service_ms: f64,
+        resets: bool,
+        init: impl FnOnce() -> f64,
+    ) -> (Placement, f64) {
         self.advance(at);
         if self.config.concurrency_limit.is_some_and(|limit| self.od_busy + self.pc_busy >= limit) {
             self.counts.throttled += 1;
-            return Placement::Throttled;
+            return (Placement::Throttled, 0.0);
         }
+        let mut init_ms = 0.0;
         let (placement, until, provisioned) = if self.pc_busy < self.pc_ready {
             self.pc_busy += 1;
             self.counts.provisioned += 1;
@@ -215,10 +228,11 @@ impl EnvironmentPool {
         } else {
             self.od_busy += 1;
             self.counts.cold += 1;
+            init_ms = init();
             (Placement::Cold, at + init_ms + service_ms, false)
         };
         self.busy.push(Reverse(Busy { until, provisioned, reset: resets && !provisioned }));
-        placement
+        (placement, init_ms)
     }
 
     /// A whole minute (or any span) served in aggregate: `peak` concurrent invocations at the

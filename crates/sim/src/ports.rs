@@ -160,6 +160,7 @@ impl FunctionControl for SimControl<'_> {
                     ));
                 }
                 let previous = f.aliases.insert(name.to_owned(), routing.clone());
+                f.route = None;
                 if previous.as_ref() == Some(routing) {
                     return Ok(());
                 }

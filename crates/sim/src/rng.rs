@@ -3,7 +3,7 @@
 //! Our own rather than `rand` + `rand_distr`: a simulation must give the same fleet for the
 //! same seed forever, and rand documents that its generators' and distributions' value
 //! streams may change between versions. xoshiro256++ (Blackman & Vigna) seeded through
-//! SplitMix64; Box–Muller normals; Poisson by multiplication below λ = 30 and by
+//! SplitMix64; normals by Marsaglia's polar method; Poisson by multiplication below λ = 30 and by
 //! Hörmann's transformed rejection (PTRS, 1993) above.
 
 use std::f64::consts::PI;
@@ -71,10 +71,17 @@ impl Rng {
         if let Some(z) = self.spare_normal.take() {
             return z;
         }
-        let r = (-2.0 * self.uniform().ln()).sqrt();
-        let theta = 2.0 * PI * self.uniform();
-        self.spare_normal = Some(r * theta.sin());
-        r * theta.cos()
+        // Marsaglia's polar method: no trigonometry, one log per two normals.
+        loop {
+            let u = 2.0 * self.uniform() - 1.0;
+            let v = 2.0 * self.uniform() - 1.0;
+            let s = u * u + v * v;
+            if s > 0.0 && s < 1.0 {
+                let f = (-2.0 * s.ln() / s).sqrt();
+                self.spare_normal = Some(v * f);
+                return u * f;
+            }
+        }
     }
 
     /// Exponential with mean 1.

@@ -15,7 +15,7 @@ use crate::model::function::MEMORY_SIGMA;
 use crate::peak::{draw_peak, erlang_b, share_served_by_first, spread};
 use crate::rng::Rng;
 use crate::traffic::MinuteArrivals;
-use crate::world::{LATEST, SimConfig, SimFunction, Slot};
+use crate::world::{SimConfig, SimFunction, Slot};
 
 /// Buffers reused across minutes and functions.
 #[derive(Debug, Default)]
@@ -32,15 +32,12 @@ impl SimFunction {
         if arrivals.count == 0 {
             return;
         }
-        let (primary, canary) = match self.spec.alias.as_ref().and_then(|a| self.aliases.get(a)) {
-            Some(r) => (r.version.clone(), r.canary.clone()),
-            None => (LATEST.to_owned(), None),
-        };
-        let mut parts = [(primary, arrivals.count), (String::new(), 0)];
-        if let Some((version, weight)) = canary {
+        let route = self.route.take().unwrap_or_else(|| self.compute_route());
+        let mut parts = [(route.primary.as_str(), arrivals.count), ("", 0)];
+        if let Some((version, weight)) = &route.canary {
             let n = self.service.binomial(arrivals.count, weight.clamp(0.0, 1.0));
             parts[0].1 -= n;
-            parts[1] = (version, n);
+            parts[1] = (version.as_str(), n);
         }
         let t0 = index as f64 * 60_000.0;
         for (version, n) in parts {
@@ -48,12 +45,13 @@ impl SimFunction {
                 continue;
             }
             let window = MinuteArrivals { count: n, ..arrivals };
-            self.slot(&version, cfg.pool);
+            self.slot(version, cfg.pool);
             let Self { slots, service, totals, usage, stats, fref, .. } = self;
-            let Some(slot) = slots.get_mut(&version) else { continue };
+            let Some(slot) = slots.get_mut(version) else { continue };
             let tally = &mut scratch.tally;
             if n <= cfg.aggregate_threshold {
-                invocations(slot, service, window, t0, tally, &mut scratch.times);
+                let mut buf = Scratch2 { times: &mut scratch.times, spread: &mut scratch.spread };
+                invocations(slot, service, window, t0, tally, &mut buf);
             } else {
                 aggregate(slot, service, window, t0, tally, &mut scratch.spread);
             }
@@ -73,33 +71,39 @@ impl SimFunction {
             }
             tally.clear();
         }
+        self.route = Some(route);
     }
 }
 
 /// Arrivals one by one: uniform in their window (a Poisson process given its count).
-fn invocations(slot: &mut Slot, rng: &mut Rng, a: MinuteArrivals, t0: f64, tally: &mut Tally, times: &mut Vec<f64>) {
-    let m = &slot.model;
+/// Per invocation: its time, duration, placement (INIT drawn only when cold) and, when the
+/// function can run out of memory at this size, its peak memory. Peak memory of functions
+/// far from their floor, and function errors, are drawn per minute (same distributions).
+fn invocations(slot: &mut Slot, rng: &mut Rng, a: MinuteArrivals, t0: f64, tally: &mut Tally, buf: &mut Scratch2<'_>) {
+    let m = &mut slot.model;
     let memory = f64::from(m.memory.get());
+    let oom_possible = m.p_oom > 1e-9;
     // Sorted uniform points from normalised exponential spacings.
-    times.clear();
+    buf.times.clear();
     let mut acc = 0.0;
     for _ in 0..=a.count {
         acc += rng.exp();
-        times.push(acc);
+        buf.times.push(acc);
     }
     let (start, span) = (t0 + a.window_start_s * 1_000.0, a.window_s * 1_000.0);
-    let mu = m.dist.mu();
+    let (mu, sigma, slow) = (m.dist.mu(), m.dist.sigma, m.dist.slow);
+    let (init_mu, init_sigma, init_offset) = (m.init_mu, m.init_sigma, m.init_offset_ms);
     let mut peak = 0;
-    for &point in &times[..a.count as usize] {
+    let mut fine = 0;
+    for &point in &buf.times[..a.count as usize] {
         let at = start + span * point / acc;
-        let mut d = (mu + m.dist.sigma * rng.normal()).exp();
-        if let Some((share, factor)) = m.dist.slow
+        let mut d = (mu + sigma * rng.normal()).exp();
+        if let Some((share, factor)) = slow
             && rng.uniform() < share
         {
             d *= factor;
         }
-        let used = m.memory_needed_mb * (MEMORY_SIGMA * rng.normal()).exp();
-        let init = (m.init_mu + m.init_sigma * rng.normal()).exp() + m.init_offset_ms;
+        let used = if oom_possible { m.memory_needed_mb * (MEMORY_SIGMA * rng.normal()).exp() } else { 0.0 };
         let oom = used > memory;
         let timeout = !oom && d >= m.timeout_ms;
         if oom {
@@ -107,7 +111,8 @@ fn invocations(slot: &mut Slot, rng: &mut Rng, a: MinuteArrivals, t0: f64, tally
         } else if timeout {
             d = m.timeout_ms;
         }
-        let placement = slot.pool.invoke(at, d, init, oom || timeout);
+        let (placement, init) =
+            slot.pool.invoke_with(at, d, oom || timeout, || (init_mu + init_sigma * rng.normal()).exp() + init_offset);
         if placement == Placement::Throttled {
             tally.throttles += 1;
             continue;
@@ -118,7 +123,9 @@ fn invocations(slot: &mut Slot, rng: &mut Rng, a: MinuteArrivals, t0: f64, tally
         tally.billed_ms += billed;
         tally.busy_ms += d;
         tally.duration.record(d, 1);
-        tally.memory_used.record(used.min(memory), 1);
+        if oom_possible {
+            tally.memory_used.record(used.min(memory), 1);
+        }
         match placement {
             Placement::Cold => {
                 tally.cold_starts += 1;
@@ -136,11 +143,24 @@ fn invocations(slot: &mut Slot, rng: &mut Rng, a: MinuteArrivals, t0: f64, tally
             tally.out_of_memory += 1;
         } else if timeout {
             tally.timeouts += 1;
-        } else if rng.uniform() < m.error_rate {
-            tally.errors += 1;
+        } else {
+            fine += 1;
+        }
+    }
+    tally.errors += rng.binomial(fine, m.error_rate);
+    if !oom_possible {
+        spread(rng, tally.invocations, m.memory_buckets(), buf.spread);
+        for &(b, n, v) in buf.spread.iter() {
+            tally.memory_used.add_bucket(b, n, v * n as f64);
         }
     }
     tally.environments += u64::from(peak);
+}
+
+/// Borrowed buffers of the per-invocation path.
+struct Scratch2<'a> {
+    times: &'a mut Vec<f64>,
+    spread: &'a mut Vec<(u16, u64, f64)>,
 }
 
 /// A busy minute as a whole: M/G/∞ peak, Erlang-B throttling, expected bucket counts.

@@ -152,6 +152,15 @@ pub struct SimFunction {
     pub(crate) limit: Option<u32>,
     /// Provisioned concurrency requested per qualifier (alias or version).
     pub(crate) provisioned: BTreeMap<String, u32>,
+    /// Where callers' traffic goes, cached; reset whenever an alias changes.
+    pub(crate) route: Option<Route>,
+}
+
+/// The versions traffic lands on: the primary, and a canary with its weight.
+#[derive(Debug, Clone)]
+pub(crate) struct Route {
+    pub primary: String,
+    pub canary: Option<(String, f64)>,
 }
 
 impl SimFunction {
@@ -176,6 +185,7 @@ impl SimFunction {
             warmups: WarmupOutcome::default(),
             limit: spec.reserved_concurrency.or(cfg.account_concurrency),
             provisioned: BTreeMap::new(),
+            route: None,
             spec,
         };
         if let Some(alias) = f.spec.alias.clone() {
@@ -210,6 +220,14 @@ impl SimFunction {
             .and_then(|a| self.aliases.get(a))
             .and_then(|r| self.memory_of(&r.version))
             .unwrap_or(self.latest_memory)
+    }
+
+    /// The current route of callers' traffic.
+    pub(crate) fn compute_route(&self) -> Route {
+        match self.spec.alias.as_ref().and_then(|a| self.aliases.get(a)) {
+            Some(r) => Route { primary: r.version.clone(), canary: r.canary.clone() },
+            None => Route { primary: LATEST.to_owned(), canary: None },
+        }
     }
 
     pub(crate) fn publish_version(&mut self) -> String {
@@ -305,6 +323,11 @@ impl World {
     /// The simulated clock: the minute about to be simulated.
     pub fn now(&self) -> Minute {
         self.config.start.plus(self.elapsed as i64)
+    }
+
+    /// Minutes simulated so far.
+    pub fn elapsed_minutes(&self) -> u64 {
+        self.elapsed
     }
 
     pub(crate) fn now_ms(&self) -> f64 {

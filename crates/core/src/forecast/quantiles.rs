@@ -59,20 +59,27 @@ impl Quantiles {
     }
 }
 
-/// Empirical quantiles at [`LEVELS`] of `values` (sorted in place; linear interpolation
-/// between order statistics). `None` for an empty slice.
+/// Empirical quantiles at [`LEVELS`] of `values` (reordered in place; linear interpolation
+/// between order statistics). `None` for an empty slice. Selection, not a full sort: the
+/// forecaster calls this for every horizon of every function.
 pub(crate) fn empirical(values: &mut [f64]) -> Option<[f64; 6]> {
     if values.is_empty() {
         return None;
     }
-    values.sort_unstable_by(f64::total_cmp);
     let n = values.len();
-    Some(LEVELS.map(|q| {
+    let mut out = [0.0; 6];
+    let mut done = 0; // values[..done] are all ≤ the order statistics selected so far
+    for (slot, q) in out.iter_mut().zip(LEVELS) {
         let pos = q * (n - 1) as f64;
-        let lo = pos.floor() as usize;
-        let hi = (lo + 1).min(n - 1);
-        values[lo] + (pos - lo as f64) * (values[hi] - values[lo])
-    }))
+        let lo = (pos.floor() as usize).max(done);
+        let (_, v_lo, right) = values[done..].select_nth_unstable_by(lo - done, f64::total_cmp);
+        let v_lo = *v_lo;
+        let v_hi = if pos > lo as f64 { right.iter().copied().fold(f64::INFINITY, f64::min).min(f64::MAX) } else { v_lo };
+        let v_hi = if v_hi.is_finite() { v_hi } else { v_lo };
+        *slot = v_lo + (pos - lo as f64) * (v_hi - v_lo);
+        done = lo;
+    }
+    Some(out)
 }
 
 #[cfg(test)]

@@ -8,16 +8,21 @@
 //!   money and are bought only when the cold starts they prevent are worth more.
 //! - **Keep-warm** (opt-in per group) above PC and for sparse traffic: k overlapping warm-up
 //!   calls every P minutes (P shorter than the reclaim time) keep k environments alive at a
-//!   few requests' price. A warm-up round occupies the environments for its hold, so callers
-//!   arriving meanwhile go cold: the search counts that too.
+//!   few requests' price. Warm-up calls take idle environments only, so a round of k calls
+//!   touches the k idle ones above whatever callers hold at that moment: callers arriving
+//!   during the hold find the environments their own earlier calls free.
 //! - **Nothing** where a cold start is cheaper than either.
 //!
 //! The search ([`search`]) minimises expected extra money plus the policy's cold-start
 //! penalty over the whole horizon with the PC level as state: lowering PC exposes levels whose
 //! on-demand environments were reclaimed while PC served them, raising it bills an extra
 //! 5-minute step for the allocation lead time. Hysteresis follows from those two costs
-//! rather than from a threshold. The policy's money cap (`maxExtraCostPct`,
-//! `budgetPerDayUsd`) bounds each slot. See [`levels`] for the traffic model.
+//! rather than from a threshold.
+//!
+//! With a money cap (`maxExtraCostPct`, `budgetPerDayUsd`) the group states a budget rather
+//! than a price of latency: each slot may add at most its share, and within it the planner
+//! removes as many cold starts as it can (money only breaks ties). See [`levels`] for the
+//! traffic model.
 
 pub mod levels;
 pub mod prices;
@@ -89,11 +94,12 @@ pub fn plan(
         .zip(&baseline)
         .map(|(lv, &base)| {
             let cap = slot_cap(policy, base);
-            let hold_s = f64::from(policy.keep_warm_hold_ms) / 1000.0;
-            SlotEval::new(lv, &prices, rounds, hold_s, policy.keep_warm, max_pc, cap)
+            SlotEval::new(lv, &prices, rounds, policy.keep_warm, max_pc, cap)
         })
         .collect();
-    let path = if forecast.model == ModelKind::NoHistory { Vec::new() } else { plan_levels(&evals, state.provisioned) };
+    let alone: Vec<Choice> = evals.iter().map(SlotEval::standalone).collect();
+    let path =
+        if forecast.model == ModelKind::NoHistory { Vec::new() } else { plan_levels(&evals, &alone, state.provisioned) };
     let break_even = cost.pc_break_even_utilisation(profile.architecture);
     let mut plan = ConcurrencyPlan {
         function: function.clone(),
@@ -127,12 +133,11 @@ pub fn plan(
         plan.expected_cost_usd += choice.extra_money + money;
         let cold = choice.cold + transition_cold;
         plan.expected_cold_starts += cold;
-        let alone = eval.standalone();
         plan.slots.push(PlannedSlot {
             start: slot.start,
             provisioned: choice.provisioned,
             keep_warm: choice.warm_top,
-            reason: pc_reason(choice, &alone, eval, break_even, p99),
+            reason: pc_reason(choice, &alone[i], eval, break_even, p99),
             keep_warm_reason: policy.keep_warm.then(|| warm_reason(choice, eval, p99)),
             forecast_p99_per_minute: p99,
             expected_cold_starts: cold,

@@ -5,6 +5,12 @@
 use super::levels::SlotLevels;
 use super::prices::UnitPrices;
 
+/// PC levels busy less than this share of a slot are not considered.
+pub const MIN_PC_BUSY: f64 = 0.02;
+/// With a money cap (a budget), the planner removes as many cold starts as the budget
+/// allows: a cold start is priced far above any slot's spend, so money only breaks ties.
+pub const BUDGET_PENALTY_USD: f64 = 1.0;
+
 /// What one slot does for a given PC level, and what it costs relative to on-demand alone.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Choice {
@@ -26,13 +32,14 @@ pub struct Choice {
 pub struct SlotEval<'a> {
     pub levels: &'a SlotLevels,
     prices: &'a UnitPrices,
-    /// Warm-up rounds per slot, and warm-up hold (s).
+    /// Warm-up rounds per slot.
     rounds: f64,
-    hold_s: f64,
     keep_warm: bool,
     max_pc: u32,
     /// Most extra money this slot may spend.
     cap: Option<f64>,
+    /// Price of a cold start in the objective.
+    penalty: f64,
     pc_net: Vec<f64>,
     cold_suffix: Vec<f64>,
     exposed_prefix: Vec<f64>,
@@ -44,7 +51,6 @@ impl<'a> SlotEval<'a> {
         levels: &'a SlotLevels,
         prices: &'a UnitPrices,
         rounds: f64,
-        hold_s: f64,
         keep_warm: bool,
         max_pc: u32,
         cap: Option<f64>,
@@ -60,11 +66,16 @@ impl<'a> SlotEval<'a> {
         for j in (1..=n).rev() {
             cold_suffix[j] = cold_suffix[j + 1] + levels.cold[j - 1];
         }
-        Self { levels, prices, rounds, hold_s, keep_warm, max_pc, cap, pc_net, cold_suffix, exposed_prefix }
+        let penalty = if cap.is_some() { BUDGET_PENALTY_USD } else { prices.cold_start - prices.init };
+        Self { levels, prices, rounds, keep_warm, max_pc, cap, penalty, pc_net, cold_suffix, exposed_prefix }
     }
 
     fn penalty(&self) -> f64 {
-        self.prices.cold_start - self.prices.init
+        self.penalty
+    }
+
+    fn within(&self, c: &Choice) -> bool {
+        self.cap.is_none_or(|cap| c.extra_money <= cap + 1e-15)
     }
 
     /// Expected on-demand cold starts with nothing kept warm.
@@ -72,9 +83,12 @@ impl<'a> SlotEval<'a> {
         self.cold_suffix[1]
     }
 
-    /// Highest PC level worth considering: no level above the modelled ones is ever busy.
+    /// Highest PC level worth considering: levels busy less than [`MIN_PC_BUSY`] of the
+    /// slot are (nearly) pure allocation cost, never the cheapest way to prevent their rare
+    /// cold starts (a warm-up call or the cold start itself is).
     pub fn max_provisioned(&self) -> u32 {
-        self.max_pc.min(self.levels.levels() as u32)
+        let useful = self.levels.busy.iter().take_while(|b| **b >= MIN_PC_BUSY).count();
+        self.max_pc.min(useful as u32 + 1).min(self.levels.levels() as u32)
     }
 
     fn evaluate(&self, p: usize, k: usize) -> Choice {
@@ -82,8 +96,7 @@ impl<'a> SlotEval<'a> {
         let (p, k) = (p.min(n), k.min(n));
         let warm = k > p;
         let top = p.max(k);
-        let blocked = if warm { self.rounds * self.levels.mean_rate * self.hold_s } else { 0.0 };
-        let cold = self.cold_suffix[top + 1] + blocked;
+        let cold = self.cold_suffix[top + 1];
         let pings = if warm {
             self.rounds * (p as f64 * self.prices.ping_provisioned + (k - p) as f64 * self.prices.ping_on_demand)
         } else {
@@ -100,18 +113,22 @@ impl<'a> SlotEval<'a> {
         }
     }
 
-    /// The best warm-up top for PC level `p`, within the cap.
+    /// The best warm-up top for PC level `p`, within the cap; an objective of infinity when
+    /// even `p` without warm-ups breaks the cap.
     pub fn choice(&self, p: u32) -> Choice {
         let p = p as usize;
         let n = self.levels.levels();
-        let within = |c: &Choice| self.cap.is_none_or(|cap| c.extra_money <= cap + 1e-15);
         let mut best = self.evaluate(p, 0);
         let mut capped = false;
+        if !self.within(&best) {
+            best.objective = f64::INFINITY;
+            capped = true;
+        }
         if self.keep_warm {
             for k in p + 1..=n {
                 let c = self.evaluate(p, k);
                 if c.objective < best.objective {
-                    if within(&c) {
+                    if self.within(&c) {
                         best = c;
                     } else {
                         capped = true;
@@ -126,22 +143,16 @@ impl<'a> SlotEval<'a> {
     /// The best choice of this slot on its own, and whether the cap bound it.
     pub fn standalone(&self) -> Choice {
         let max = self.max_provisioned() as usize;
-        let stride = (max / 256).max(1);
         let mut best = self.choice(0);
         let mut capped = best.capped;
-        let mut p = stride;
-        while p <= max {
+        for p in 1..=max {
             let c = self.choice(p as u32);
+            capped |= c.capped;
             if c.objective < best.objective {
-                if self.cap.is_none_or(|cap| c.extra_money <= cap + 1e-15) {
-                    best = c;
-                } else {
-                    capped = true;
-                }
+                best = c;
             }
-            p += stride;
         }
-        best.capped |= capped;
+        best.capped = capped;
         best
     }
 
@@ -170,11 +181,11 @@ impl<'a> SlotEval<'a> {
 
 /// The PC level of each slot minimising the summed objective, starting from `current`.
 /// Candidates are the levels each slot would choose alone, the current level and zero.
-pub fn plan_levels(slots: &[SlotEval<'_>], current: u32) -> Vec<Choice> {
+pub fn plan_levels(slots: &[SlotEval<'_>], alone: &[Choice], current: u32) -> Vec<Choice> {
     if slots.is_empty() {
         return Vec::new();
     }
-    let mut candidates: Vec<u32> = slots.iter().map(|s| s.standalone().provisioned).collect();
+    let mut candidates: Vec<u32> = alone.iter().map(|c| c.provisioned).collect();
     candidates.push(0);
     candidates.push(current.min(slots.iter().map(SlotEval::max_provisioned).max().unwrap_or(0)));
     candidates.sort_unstable();
@@ -190,6 +201,9 @@ pub fn plan_levels(slots: &[SlotEval<'_>], current: u32) -> Vec<Choice> {
     for s in 1..slots.len() {
         let mut next = vec![f64::INFINITY; m];
         for (c, choice) in choices[s].iter().enumerate() {
+            if choice.objective.is_infinite() {
+                continue;
+            }
             for (prev, &prev_cost) in cost.iter().enumerate() {
                 let total = prev_cost + slots[s].transition_objective(choices[s - 1][prev].provisioned, choice);
                 if total < next[c] {

@@ -1,0 +1,109 @@
+//! The `autopilot` command: argument parsing, a small simulation and its JSON, bad input.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use autopilot_cli::cmd::bench::BenchCommand;
+use autopilot_cli::{Cli, Command as Sub, run};
+use clap::Parser;
+
+fn tmp(name: &str) -> PathBuf {
+    std::env::temp_dir().join(autopilot_testkit::unique_name(name))
+}
+
+fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+    Cli::try_parse_from(std::iter::once("autopilot").chain(args.iter().copied()))
+}
+
+#[test]
+fn arguments_parse_with_their_documented_defaults() {
+    let Sub::Simulate(a) = parse(&["simulate"]).unwrap().command else { panic!("simulate") };
+    assert_eq!((a.functions, a.days, a.seed, a.keep_alive_minutes), (12, 7.0, 1, 10.0));
+    assert!(a.trace.is_none() && a.json.is_none());
+    let Sub::Simulate(a) =
+        parse(&["simulate", "--functions", "1000", "--days", "14", "--seed", "7", "--json", "o.json"]).unwrap().command
+    else {
+        panic!("simulate")
+    };
+    assert_eq!((a.functions, a.days, a.seed), (1000, 14.0, 7));
+    let Sub::Bench(BenchCommand::Scale(s)) = parse(&["bench", "scale"]).unwrap().command else { panic!("scale") };
+    assert_eq!((s.functions, s.days, s.skip_fleet), (10_000, 1, false));
+    for bad in [
+        &["simulate", "--functions", "0"][..],
+        &["simulate", "--days", "-1"],
+        &["simulate", "--days", "many"],
+        &["simulate", "--keep-alive-minutes", "0"],
+        &["simulate", "--colour"],
+        &["simulat"],
+    ] {
+        assert!(parse(bad).is_err(), "{bad:?} should be rejected");
+    }
+}
+
+#[test]
+fn simulate_runs_a_small_fleet_and_writes_the_documented_json() {
+    let json_path = tmp("sim.json");
+    let cli =
+        parse(&["simulate", "--functions", "14", "--days", "0.5", "--json", json_path.to_str().unwrap()]).unwrap();
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    run(cli, &mut out, &mut err).unwrap();
+    let text = String::from_utf8(out).unwrap();
+    assert!(text.contains("do-nothing policy") && text.contains("checkout-api") && text.contains("total"), "{text}");
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&json_path).unwrap()).unwrap();
+    std::fs::remove_file(&json_path).unwrap();
+    assert_eq!(v["schema"], "autopilot.simulate.v1");
+    assert_eq!(v["config"]["functions"], 14);
+    assert_eq!(v["autopilotPolicy"], "do-nothing");
+    assert_eq!(v["autopilotIsBaseline"], true);
+    for run in ["baseline", "autopilot"] {
+        let functions = v[run]["functions"].as_array().unwrap();
+        assert_eq!(functions.len(), 14);
+        for field in ["name", "invocations", "coldStarts", "p99Ms", "costUsd", "decisions", "cost", "outOfMemory"] {
+            assert!(functions[0].get(field).is_some(), "{run}.functions[0].{field}");
+        }
+        assert!(v[run]["total"]["invocations"].as_u64().unwrap() > 0);
+    }
+    assert_eq!(v["baseline"], v["autopilot"]);
+}
+
+#[test]
+fn a_malformed_trace_is_an_error_naming_the_file_and_line() {
+    let path = tmp("bad-trace.csv");
+    std::fs::write(&path, "timestamp,value\n2024-01-01 00:00:00,1\n2024-01-01 00:05:00,lots\n").unwrap();
+    let cli = parse(&["simulate", "--days", "0.1", "--trace", path.to_str().unwrap()]).unwrap();
+    let e = run(cli, &mut Vec::new(), &mut Vec::new()).unwrap_err();
+    std::fs::remove_file(&path).unwrap();
+    let msg = e.to_string();
+    assert!(msg.contains(path.to_str().unwrap()) && msg.contains(":3:") && msg.contains("not a number"), "{msg}");
+    assert_eq!(e.exit_code(), 2);
+}
+
+#[test]
+fn a_valid_trace_shapes_the_traffic() {
+    let path = tmp("trace.csv");
+    let mut text = String::from("time,requests\n");
+    for i in 0..48 {
+        text.push_str(&format!("2024-01-01 {:02}:{:02}:00,{}\n", i / 2, (i % 2) * 30, if i < 24 { 10 } else { 0 }));
+    }
+    std::fs::write(&path, text).unwrap();
+    let cli = parse(&["simulate", "--days", "1", "--trace", path.to_str().unwrap()]).unwrap();
+    let mut out = Vec::new();
+    run(cli, &mut out, &mut Vec::new()).unwrap();
+    std::fs::remove_file(&path).unwrap();
+    assert!(String::from_utf8(out).unwrap().contains("traffic shaped by"));
+}
+
+#[test]
+fn the_binary_teaches_and_fails_clearly() {
+    let bin = env!("CARGO_BIN_EXE_autopilot");
+    let help = Command::new(bin).args(["simulate", "--help"]).output().unwrap();
+    let text = String::from_utf8(help.stdout).unwrap();
+    for needle in ["--functions", "[default: 12]", "[default: 7]", "--trace", "--json", "Examples:"] {
+        assert!(text.contains(needle), "simulate --help lacks {needle}:\n{text}");
+    }
+    let missing =
+        Command::new(bin).args(["simulate", "--trace", "no/such/file.csv", "--days", "0.1"]).output().unwrap();
+    assert_eq!(missing.status.code(), Some(2));
+    let err = String::from_utf8(missing.stderr).unwrap();
+    assert!(err.contains("no/such/file.csv") && err.contains("cannot read"), "{err}");
+}
