@@ -255,6 +255,9 @@ impl EnvironmentPool {
         while let Some(Reverse(b)) = self.busy.pop() {
             self.release(Busy { until: b.until.min(end), ..b });
         }
+        // The peak meets the environments still alive at its moment.
+        let peak_at = peak_at.clamp(start, end);
+        self.reap(peak_at);
         let limit = self.config.concurrency_limit.unwrap_or(u32::MAX);
         let peak = peak.min(limit);
         let pc = peak.min(self.pc_ready);
@@ -265,7 +268,7 @@ impl EnvironmentPool {
         let survivors = od.saturating_sub(resets.min(od));
         self.counts.resets += u64::from(od - survivors);
         let at_end = survivors.min(steady.saturating_sub(pc));
-        let peak_at = peak_at.clamp(self.idle.back().copied().unwrap_or(start).max(start), end);
+        let peak_at = peak_at.max(self.idle.back().copied().unwrap_or(start));
         self.idle.extend(std::iter::repeat_n(peak_at, (survivors - at_end) as usize));
         self.idle.extend(std::iter::repeat_n(end, at_end as usize));
         self.counts.provisioned += u64::from(pc);

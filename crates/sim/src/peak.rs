@@ -2,25 +2,41 @@
 //!
 //! With arrival rate λ and mean service time E[S], the number of busy environments at a
 //! random instant is Poisson with mean L = λ·E[S] (M/G/∞, any service distribution). The
-//! busiest instant of a span T is the maximum of about m = T / E[S] effectively independent
-//! looks, so its CDF is F(x)^m: the peak is drawn by inverting it. That peak, not the mean,
-//! is how many environments the span needs; those beyond the provisioned and idle ones are
+//! busiest instant of a span is drawn from the rate at which arrivals push the count up
+//! (see [`draw_peak`]). That peak, not the mean, is how many environments the span needs; those beyond the provisioned and idle ones are
 //! cold starts. At a concurrency limit c, the share of requests throttled is Erlang's loss
 //! formula B(c, L). Durations are spread over histogram buckets by their expected counts.
 
 use autopilot_core::histogram::{bucket_of, bucket_upper, bucket_value};
 
-use crate::rng::{Rng, normal_cdf, normal_upper_quantile};
+use crate::rng::{Rng, ln_factorial, normal_cdf, normal_upper_quantile};
 
-/// Draws the peak concurrency of a span with mean occupancy `load` and `looks` effectively
-/// independent looks.
-pub fn draw_peak(rng: &mut Rng, load: f64, looks: f64) -> u32 {
-    if load.is_nan() || load <= 0.0 {
+/// Draws the peak concurrency of a span with mean occupancy `load` and `arrivals` arrivals.
+///
+/// By PASTA an arrival finds k environments busy with probability p_k (Poisson pmf), so the
+/// span crosses from k up to k + 1 about `arrivals · p_k` times; treating crossings as rare
+/// independent events, P(peak ≤ k) ≈ F(k) · exp(−arrivals · p_k). The draw inverts that.
+pub fn draw_peak(rng: &mut Rng, load: f64, arrivals: u64) -> u32 {
+    if load.is_nan() || load <= 0.0 || arrivals == 0 {
         return 0;
     }
-    // Upper-tail probability q with F(x) ≥ U^(1/m)  ⇔  1 − F(x) ≤ q.
-    let q = -(rng.uniform().ln() / looks.max(1.0)).exp_m1();
-    poisson_upper_quantile(load, q)
+    let u = rng.uniform();
+    let n = arrivals as f64;
+    // Start far enough below the mean that the peak is certainly above.
+    let k0 = if load > 50.0 { (load - 6.0 * load.sqrt()).floor().max(0.0) } else { 0.0 };
+    let mut k = k0;
+    let mut pmf = (k * load.ln() - load - ln_factorial(k)).exp();
+    let mut cdf = if k0 == 0.0 { pmf } else { normal_cdf((k + 0.5 - load) / load.sqrt()) };
+    let limit = n.min(load + 40.0 * load.sqrt() + 40.0);
+    while k < limit {
+        if cdf * (-n * pmf).exp() >= u {
+            break;
+        }
+        k += 1.0;
+        pmf *= load / k;
+        cdf = (cdf + pmf).min(1.0);
+    }
+    k as u32
 }
 
 /// Smallest x with P(X > x) ≤ q for X ~ Poisson(mean).

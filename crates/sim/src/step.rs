@@ -176,8 +176,7 @@ fn aggregate(
     let m = &mut slot.model;
     let service_ms = m.mean_service_ms.max(0.001);
     let load = a.count as f64 * service_ms / span_ms;
-    let looks = span_ms / service_ms;
-    let peak_offered = draw_peak(rng, load, looks).clamp(1, a.count.min(u64::from(u32::MAX)) as u32);
+    let peak_offered = draw_peak(rng, load, a.count).clamp(1, a.count.min(u64::from(u32::MAX)) as u32);
     let limit = slot.pool.config().concurrency_limit;
     let throttled = match limit {
         Some(c) if peak_offered > c => rng.binomial(a.count, erlang_b(c, load)),

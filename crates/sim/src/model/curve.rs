@@ -37,6 +37,12 @@ impl MeasuredCurve {
         Some(Self { source: source.into(), points: pts, slopes })
     }
 
+    /// The warm curve of a cebert table (mean and p99 per measured memory size).
+    pub fn from_cebert(curve: &autopilot_datasets::cebert::Curve) -> Option<Self> {
+        let source = format!("cebert {} {} {}", curve.runtime, curve.architecture, curve.workload);
+        Self::new(source, &curve.warm())
+    }
+
     pub fn points(&self) -> &[(f64, f64, f64)] {
         &self.points
     }
