@@ -104,6 +104,7 @@ impl Aggregator {
                 self.report(time_ms.unwrap_or(now_ms), &report, has_status);
             }
             Record::Start => self.intake.starts += 1,
+            Record::RuntimeDoneSuccess => self.last_failure = None,
             Record::RuntimeDone { request_id, status, error_type } => {
                 self.last_failure = match status {
                     Some(s) if !s.eq_ignore_ascii_case("success") => Some((request_id, s, error_type)),

@@ -151,15 +151,19 @@ fn serve_one(stream: &mut TcpStream, buf: &mut Vec<u8>, sink: &Sink) -> io::Resu
         let pending = std::mem::take(buf);
         crate::http::read_chunked(stream, pending).ok()
     } else if content_length <= MAX_BODY {
-        while buf.len() < content_length {
-            let n = stream.read(&mut chunk)?;
-            if n == 0 {
+        // Read straight into a body of the announced size: one copy from the socket.
+        let mut body = Vec::with_capacity(content_length);
+        let have = buf.len().min(content_length);
+        body.extend_from_slice(&buf[..have]);
+        buf.drain(..have);
+        if body.len() < content_length {
+            let filled = body.len();
+            body.resize(content_length, 0);
+            if stream.read_exact(&mut body[filled..]).is_err() {
                 return Ok(false);
             }
-            buf.extend_from_slice(&chunk[..n]);
         }
-        let leftover = buf.split_off(content_length);
-        Some(std::mem::replace(buf, leftover))
+        Some(body)
     } else {
         let mut left = content_length.saturating_sub(buf.len());
         buf.clear();

@@ -74,6 +74,8 @@ pub fn respond(stream: &mut TcpStream, status: u16, headers: &[(&str, &str)], bo
 /// What the extension did against the fake Lambda APIs.
 #[derive(Debug, Default)]
 pub struct Seen {
+    /// When the register call arrived (for the benchmark's init time).
+    pub registered_at: Option<std::time::Instant>,
     pub name: Option<String>,
     pub events: Vec<String>,
     pub destination: Option<String>,
@@ -107,6 +109,7 @@ impl FakeLambda {
                         ("POST", "/2020-01-01/extension/register") => {
                             let body: Value = serde_json::from_slice(&req.body).unwrap();
                             let mut s = seen.lock().unwrap();
+                            s.registered_at = Some(std::time::Instant::now());
                             s.name = req.header("Lambda-Extension-Name").map(str::to_owned);
                             s.events = body["events"]
                                 .as_array()
