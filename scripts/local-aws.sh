@@ -46,7 +46,9 @@ cmd_setup() {
   say "creating $VENV (moto and cbor2, about half a minute)"
   rm -rf "$VENV"
   "$base_python" -m venv "$VENV"
-  "$PY" -m pip install --quiet --disable-pip-version-check --no-input \
+  # --no-compile: moto ships thousands of modules and the emulator imports a few hundred;
+  # those compile on first use, which makes the install about twice as fast.
+  "$PY" -m pip install --quiet --disable-pip-version-check --no-input --no-compile \
     -r "$HARNESS/requirements.txt" -c "$HARNESS/constraints.txt" >&2
   echo "$want" >"$marker"
 }
