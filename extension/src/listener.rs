@@ -94,8 +94,11 @@ impl Listener {
 fn serve_connection(mut stream: TcpStream, sink: &Sink) {
     let _ = stream.set_nodelay(true);
     let mut buf: Vec<u8> = Vec::with_capacity(64 * 1024);
+    // One body buffer per connection, reused: a fresh 256 KiB allocation per batch would be
+    // an mmap/munmap and a hundred page faults each time (musl's allocator).
+    let mut body: Vec<u8> = Vec::new();
     loop {
-        match serve_one(&mut stream, &mut buf, sink) {
+        match serve_one(&mut stream, &mut buf, &mut body, sink) {
             Ok(true) => {}
             Ok(false) => return,
             Err(e) => {
@@ -108,7 +111,7 @@ fn serve_connection(mut stream: TcpStream, sink: &Sink) {
 
 /// Reads one request, answers 200, hands the body to the sink. Returns whether to keep the
 /// connection open. `buf` holds bytes read past the previous request.
-fn serve_one(stream: &mut TcpStream, buf: &mut Vec<u8>, sink: &Sink) -> io::Result<bool> {
+fn serve_one(stream: &mut TcpStream, buf: &mut Vec<u8>, body_buf: &mut Vec<u8>, sink: &Sink) -> io::Result<bool> {
     let mut chunk = [0u8; 16 * 1024];
     let (head_len, content_length, chunked, close) = loop {
         if !buf.is_empty() {
@@ -147,23 +150,26 @@ fn serve_one(stream: &mut TcpStream, buf: &mut Vec<u8>, sink: &Sink) -> io::Resu
     let mut rest = buf.split_off(head_len);
     std::mem::swap(buf, &mut rest);
     // `buf` now holds what followed the head.
-    let body = if chunked {
+    let mut oversized = false;
+    let chunked_body = if chunked {
         let pending = std::mem::take(buf);
-        crate::http::read_chunked(stream, pending).ok()
+        let body = crate::http::read_chunked(stream, pending).ok();
+        oversized = body.is_none();
+        body
     } else if content_length <= MAX_BODY {
-        // Read straight into a body of the announced size: one copy from the socket.
-        let mut body = Vec::with_capacity(content_length);
+        // Read straight into the reused body buffer: one copy from the socket.
+        body_buf.clear();
         let have = buf.len().min(content_length);
-        body.extend_from_slice(&buf[..have]);
+        body_buf.extend_from_slice(&buf[..have]);
         buf.drain(..have);
-        if body.len() < content_length {
-            let filled = body.len();
-            body.resize(content_length, 0);
-            if stream.read_exact(&mut body[filled..]).is_err() {
+        if body_buf.len() < content_length {
+            let filled = body_buf.len();
+            body_buf.resize(content_length, 0);
+            if stream.read_exact(&mut body_buf[filled..]).is_err() {
                 return Ok(false);
             }
         }
-        Some(body)
+        None
     } else {
         let mut left = content_length.saturating_sub(buf.len());
         buf.clear();
@@ -174,12 +180,14 @@ fn serve_one(stream: &mut TcpStream, buf: &mut Vec<u8>, sink: &Sink) -> io::Resu
             }
             left -= n;
         }
+        oversized = true;
         None
     };
     stream.write_all(if close { OK_CLOSE } else { OK })?;
-    let delivery = match &body {
-        Some(b) => Delivery::Body(b),
-        None => Delivery::Oversized,
+    let delivery = match (&chunked_body, oversized) {
+        (_, true) => Delivery::Oversized,
+        (Some(b), false) => Delivery::Body(b),
+        (None, false) => Delivery::Body(&body_buf[..content_length]),
     };
     if catch_unwind(AssertUnwindSafe(|| sink(delivery))).is_err() {
         log::error("telemetry batch handler panicked; batch skipped", &[]);
