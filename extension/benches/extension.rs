@@ -12,6 +12,9 @@
 //! - critical_path_us: 0 when the extension does not register for INVOKE (Lambda then never
 //!   waits for it between invocations); measured otherwise — not implemented, as it never does.
 
+// A benchmark prints its figures on stdout by design.
+#![allow(clippy::print_stdout)]
+
 #[path = "../tests/support/mod.rs"]
 mod support;
 
