@@ -137,6 +137,50 @@ mod tests {
         assert_ne!(a.total, run(4, 12).total);
     }
 
+    /// A policy written against the ports only: keep five environments of billing-sync warm,
+    /// between its timer's fires (a warm-up sent at the instant the timer fires holds the
+    /// environments the timer needs, and the timer lands cold).
+    struct WarmBillingSync;
+
+    impl crate::Autopilot for WarmBillingSync {
+        fn name(&self) -> &str {
+            "warm billing-sync"
+        }
+
+        fn memory_run(&mut self, _: autopilot_core::Minute, _: &crate::ports::FleetPorts<'_>) -> crate::RunSummary {
+            crate::RunSummary::default()
+        }
+
+        fn concurrency_run(
+            &mut self,
+            now: autopilot_core::Minute,
+            fleet: &crate::ports::FleetPorts<'_>,
+        ) -> crate::RunSummary {
+            use autopilot_core::ports::FunctionControl;
+            if now.minute_of_day() % 30 == 0 {
+                return crate::RunSummary { evaluated: 1, changed: 0 };
+            }
+            let target = autopilot_core::FunctionRef::parse("billing-sync").unwrap();
+            crate::block_on(fleet.control.warm(&target, 5)).unwrap();
+            crate::RunSummary { evaluated: 1, changed: 1 }
+        }
+    }
+
+    #[test]
+    fn a_policy_acts_through_the_ports_and_is_compared_with_the_same_world() {
+        let cfg = SimConfig { seed: 2, minutes: 1_440, ..SimConfig::default() };
+        let base = Simulation::new(cfg.clone(), demo_fleet(12, 2), DoNothing).run(&mut |_, _| {});
+        let warm = Simulation::new(cfg, demo_fleet(12, 2), WarmBillingSync).run(&mut |_, _| {});
+        let (b, w) = (&base.functions[11], &warm.functions[11]);
+        assert_eq!(b.name, "billing-sync");
+        assert_eq!(b.cold_starts, b.invocations, "5 calls every 30 minutes, 10-minute keep-alive: all cold");
+        assert_eq!(w.warmups.sent, 240 * 5, "every 5 minutes except on the timer's minutes");
+        assert!(w.cold_starts <= 10, "warm environments serve the timer: {} cold starts", w.cold_starts);
+        assert_eq!(w.invocations, b.invocations + u64::from(w.warmups.sent), "warm-ups are invocations too");
+        assert_eq!(base.functions[..11], warm.functions[..11], "other functions are untouched");
+        assert_eq!(warm.decisions_evaluated, 288);
+    }
+
     #[test]
     fn the_demo_fleet_shows_what_the_autopilot_is_for() {
         let r = run(1, 12);

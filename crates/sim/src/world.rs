@@ -275,18 +275,30 @@ impl SimFunction {
         let memory = self.slot(version, cfg.pool).pool.memory();
         let Self { slots, service, .. } = self;
         let Some(slot) = slots.get_mut(version) else { return out };
+        let m = &slot.model;
         for _ in 0..count {
-            let init =
-                (slot.model.init_mu + slot.model.init_sigma * service.normal()).exp() + slot.model.init_offset_ms;
-            match slot.pool.invoke(now_ms, hold, init, false) {
-                Placement::Throttled => out.failed += 1,
+            let (placement, init) = slot.pool.invoke_with(now_ms, hold, false, || {
+                (m.init_mu + m.init_sigma * service.normal()).exp() + m.init_offset_ms
+            });
+            match placement {
+                Placement::Throttled => {
+                    out.failed += 1;
+                    tally.throttles += 1;
+                }
                 placement => {
+                    // A keep-warm call is an invocation like any other: counted, billed,
+                    // seen by the extension; one that lands cold is a cold start.
                     tally.invocations += 1;
                     tally.billed_ms += autopilot_core::cost::billed_ms(hold);
+                    tally.busy_ms += hold;
+                    tally.duration.record(hold, 1);
+                    tally.memory_used.record(m.memory_needed_mb.min(f64::from(memory.get())), 1);
                     if placement == Placement::Cold {
                         out.landed_cold += 1;
                         tally.cold_starts += 1;
                         tally.billed_init_ms += autopilot_core::cost::billed_ms(init);
+                        tally.busy_ms += init;
+                        tally.init.record(init, 1);
                     }
                     if placement == Placement::Provisioned {
                         tally.pc_invocations += 1;
@@ -295,7 +307,9 @@ impl SimFunction {
                 }
             }
         }
+        tally.environments += u64::from(count - out.failed);
         self.usage += tally.usage(memory);
+        tally.merge_into(&mut self.totals);
         self.warmups.sent += out.sent;
         self.warmups.landed_cold += out.landed_cold;
         self.warmups.failed += out.failed;

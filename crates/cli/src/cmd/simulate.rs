@@ -177,8 +177,12 @@ fn print_report(
     };
     writeln!(
         out,
-        "Simulated {} functions for {} days (seed {}, keep-alive {} min, {shape}, us-east-1 prices) in {wall:.1} s.",
-        args.functions, args.days, args.seed, args.keep_alive_minutes
+        "Simulated {} functions for {} day{} (seed {}, keep-alive {} min, {shape}, us-east-1 prices) in {wall:.1} s.",
+        args.functions,
+        args.days,
+        if args.days == 1.0 { "" } else { "s" },
+        args.seed,
+        args.keep_alive_minutes
     )?;
     if same {
         writeln!(

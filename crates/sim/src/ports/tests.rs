@@ -48,7 +48,11 @@ fn the_control_plane_behaves_like_lambdas() {
 
     let out = block_on(c.warm(&f("audit-log"), 4)).unwrap();
     assert_eq!((out.sent, out.landed_cold), (4, 4), "no environment exists yet: every warm-up is a cold start");
+    let again = block_on(c.warm(&f("audit-log"), 6)).unwrap();
+    assert_eq!(again.landed_cold, 6, "the first four are still busy (held 100 ms): six more environments start");
     assert_eq!(w.function("checkout-api").unwrap().decisions, 4, "memory, alias, PC on, PC off");
+    let audit = w.function("audit-log").unwrap();
+    assert_eq!((audit.totals.invocations, audit.totals.cold_starts), (10, 10), "warm-ups are invocations");
 }
 
 #[test]
