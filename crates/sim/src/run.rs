@@ -25,10 +25,23 @@ pub struct Simulation<A: Autopilot> {
 }
 
 impl<A: Autopilot> Simulation<A> {
-    pub fn new(mut config: SimConfig, specs: Vec<FunctionSpec>, autopilot: A) -> Self {
+    /// A simulation of a fleet known to be valid.
+    ///
+    /// # Panics
+    /// If a function's name or alias is not one Lambda accepts (see [`Self::try_new`]).
+    pub fn new(config: SimConfig, specs: Vec<FunctionSpec>, autopilot: A) -> Self {
+        Self::try_new(config, specs, autopilot).unwrap_or_else(|e| panic!("invalid simulated fleet: {e}"))
+    }
+
+    /// A simulation, or the first function whose name or alias Lambda would reject.
+    pub fn try_new(
+        mut config: SimConfig,
+        specs: Vec<FunctionSpec>,
+        autopilot: A,
+    ) -> Result<Self, autopilot_core::DomainError> {
         config.stats_retention_minutes = config.stats_retention_minutes.max(autopilot.stats_retention_minutes());
-        Self {
-            world: World::new(config, specs),
+        Ok(Self {
+            world: World::try_new(config, specs)?,
             autopilot,
             schedule: Schedule::default(),
             changes: InMemoryChangeLog::default(),
@@ -37,7 +50,7 @@ impl<A: Autopilot> Simulation<A> {
             scratch: Scratch::default(),
             runs: 0,
             evaluated: 0,
-        }
+        })
     }
 
     /// Runs every configured minute; `progress(done, total)` is called once per simulated hour.
@@ -126,6 +139,14 @@ mod tests {
     fn run(seed: u64, n: usize) -> crate::SimReport {
         let cfg = SimConfig { seed, minutes: 2 * 1_440, ..SimConfig::default() };
         Simulation::new(cfg, demo_fleet(n, seed), DoNothing).run(&mut |_, _| {})
+    }
+
+    #[test]
+    fn invalid_function_names_are_rejected() {
+        let mut specs = demo_fleet(1, 1);
+        specs[0].name = "bad name".into();
+        let e = Simulation::try_new(SimConfig::default(), specs, DoNothing).unwrap_err();
+        assert!(e.to_string().contains("bad name"), "{e}");
     }
 
     #[test]

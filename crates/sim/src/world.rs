@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 use autopilot_core::cost::{CostModel, Usage};
 use autopilot_core::observe::MinuteStats;
 use autopilot_core::ports::{AliasRouting, WarmupOutcome};
-use autopilot_core::{FunctionRef, MemoryMb, Minute};
+use autopilot_core::{DomainError, FunctionRef, MemoryMb, Minute};
 use serde::Serialize;
 
 use crate::acc::Tally;
@@ -164,10 +164,9 @@ pub(crate) struct Route {
 }
 
 impl SimFunction {
-    pub fn new(spec: FunctionSpec, cfg: &SimConfig) -> Self {
-        let fref = FunctionRef::new(&spec.name, None).unwrap_or_else(|_| {
-            FunctionRef::new("invalid-name", None).unwrap_or_else(|_| unreachable!("a valid literal name"))
-        });
+    /// A function at the start of a run; its name must be a valid Lambda function name.
+    pub fn new(spec: FunctionSpec, cfg: &SimConfig) -> Result<Self, DomainError> {
+        let fref = FunctionRef::new(&spec.name, None)?;
         let traffic = TrafficState::new(spec.traffic.clone(), Rng::stream(cfg.seed, &spec.name, "arrivals"));
         let service = Rng::stream(cfg.seed, &spec.name, "service");
         let mut f = Self {
@@ -189,10 +188,11 @@ impl SimFunction {
             spec,
         };
         if let Some(alias) = f.spec.alias.clone() {
+            FunctionRef::new(&f.spec.name, Some(&alias))?;
             let v = f.publish_version();
             f.aliases.insert(alias, AliasRouting { version: v, canary: None });
         }
-        f
+        Ok(f)
     }
 
     pub fn name(&self) -> &str {
@@ -328,10 +328,20 @@ pub struct World {
 }
 
 impl World {
-    pub fn new(config: SimConfig, specs: Vec<FunctionSpec>) -> Self {
-        let functions: Vec<SimFunction> = specs.into_iter().map(|s| SimFunction::new(s, &config)).collect();
+    /// The world at the start of a run, or the first function whose name or alias Lambda
+    /// would reject.
+    pub fn try_new(config: SimConfig, specs: Vec<FunctionSpec>) -> Result<Self, DomainError> {
+        let functions = specs.into_iter().map(|s| SimFunction::new(s, &config)).collect::<Result<Vec<_>, _>>()?;
         let by_name = functions.iter().enumerate().map(|(i, f)| (f.spec.name.clone(), i)).collect();
-        Self { config, functions, by_name, elapsed: 0 }
+        Ok(Self { config, functions, by_name, elapsed: 0 })
+    }
+
+    /// As [`Self::try_new`], for fleets known to be valid (the demo fleet).
+    ///
+    /// # Panics
+    /// If a function's name or alias is not one Lambda accepts.
+    pub fn new(config: SimConfig, specs: Vec<FunctionSpec>) -> Self {
+        Self::try_new(config, specs).unwrap_or_else(|e| panic!("invalid simulated fleet: {e}"))
     }
 
     /// The simulated clock: the minute about to be simulated.
