@@ -3,7 +3,7 @@
 //!
 //! - [`model`]: a function's duration-vs-memory model, runtime and init, memory floor;
 //! - [`traffic`]: arrival processes (synthetic shapes or real traces) at sub-minute resolution;
-//! - [`env`]: execution environments — keep-alive, MRU reuse, cold starts, provisioned
+//! - [`env`](mod@env): execution environments — keep-alive, MRU reuse, cold starts, provisioned
 //!   concurrency with allocation delay, throttling; reusable on its own;
 //! - [`peak`]: the aggregate model of busy minutes (M/G/∞ peak, Erlang B);
 //! - [`world`], [`run`]: the simulated fleet and its loop; [`report`]: what a run produced;

@@ -1,7 +1,7 @@
 //! The aggregate model of a busy minute: Poisson arrivals into an M/G/∞ system.
 //!
-//! With arrival rate λ and mean service time E[S], the number of busy environments at a
-//! random instant is Poisson with mean L = λ·E[S] (M/G/∞, any service distribution). The
+//! With arrival rate λ and mean service time E(S), the number of busy environments at a
+//! random instant is Poisson with mean L = λ·E(S) (M/G/∞, any service distribution). The
 //! busiest instant of a span is drawn from the rate at which arrivals push the count up
 //! (see [`draw_peak`]). That peak, not the mean, is how many environments the span needs; those beyond the provisioned and idle ones are
 //! cold starts. At a concurrency limit c, the share of requests throttled is Erlang's loss
@@ -66,7 +66,7 @@ pub fn erlang_b(servers: u32, load: f64) -> f64 {
     b
 }
 
-/// E[min(X, c)] / E[X] for X ~ Poisson(mean): the share of busy time that `c` environments
+/// E(min(X, c)) / E(X) for X ~ Poisson(mean): the share of busy time that `c` environments
 /// serving first (provisioned concurrency) carry.
 pub fn share_served_by_first(mean: f64, c: u32) -> f64 {
     if mean.is_nan() || mean <= 0.0 {
@@ -75,7 +75,7 @@ pub fn share_served_by_first(mean: f64, c: u32) -> f64 {
     if mean > 200.0 {
         let sd = mean.sqrt();
         let z = (f64::from(c) - mean) / sd;
-        // E[min(X,c)] = c − E[(c − X)+] for a normal X.
+        // E(min(X,c)) = c − E((c − X)+) for a normal X.
         let phi = (-0.5 * z * z).exp() / (2.0 * std::f64::consts::PI).sqrt();
         let e_short = sd * (z * normal_cdf(z) + phi);
         return ((f64::from(c) - e_short) / mean).clamp(0.0, 1.0);
