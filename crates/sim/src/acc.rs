@@ -27,7 +27,7 @@ impl DenseHist {
         if self.counts.is_empty() {
             self.counts = vec![0; usize::from(bucket_count())];
         }
-        let b = usize::from(bucket.min(bucket_count() - 1));
+        let b = usize::from(bucket).min(self.counts.len() - 1);
         if self.counts[b] == 0 {
             self.touched.push(b as u16);
         }

@@ -98,8 +98,9 @@ pub fn lognormal_buckets(components: &[(f64, f64, f64)], cap: f64) -> Vec<(u16, 
     let cdf = |x: f64| -> f64 {
         components.iter().map(|&(w, mu, sigma)| w * normal_cdf((x.max(1e-12).ln() - mu) / sigma.max(1e-9))).sum()
     };
-    let lo = components.iter().map(|&(_, mu, s)| (mu - 6.5 * s).exp()).fold(f64::INFINITY, f64::min);
-    let hi = components.iter().map(|&(_, mu, s)| (mu + 6.5 * s).exp()).fold(0.0, f64::max).min(cap);
+    // ±5σ: each tail beyond holds under 3e-7 of the mass.
+    let lo = components.iter().map(|&(_, mu, s)| (mu - 5.0 * s).exp()).fold(f64::INFINITY, f64::min);
+    let hi = components.iter().map(|&(_, mu, s)| (mu + 5.0 * s).exp()).fold(0.0, f64::max).min(cap);
     let (b0, b1) = (bucket_of(lo), bucket_of(hi.max(lo)));
     let mut out = Vec::with_capacity(usize::from(b1 - b0) + 1);
     let mut prev = cdf(if b0 == 0 { 0.0 } else { bucket_upper(b0 - 1) });
@@ -108,48 +109,39 @@ pub fn lognormal_buckets(components: &[(f64, f64, f64)], cap: f64) -> Vec<(u16, 
         let c = cdf(upper);
         let p = c - prev;
         prev = c;
-        if p > 1e-9 {
+        if p > 1e-8 {
             out.push((b, p, bucket_value(b).min(cap)));
         }
     }
     out
 }
 
-/// Spreads `n` values over buckets by their probabilities (expected counts with stochastic
-/// rounding; the largest bucket absorbs the difference so exactly `n` are spread).
+/// Spreads `n` values over buckets by their probabilities: systematic sampling (one
+/// uniform offset, then each bucket gets the whole values its cumulative expected count
+/// crosses), so every bucket's count is its expected count rounded up or down, unbiased, and
+/// exactly `n` values are spread.
 pub fn spread(rng: &mut Rng, n: u64, buckets: &[(u16, f64, f64)], out: &mut Vec<(u16, u64, f64)>) {
     out.clear();
     if n == 0 || buckets.is_empty() {
         return;
     }
     let total: f64 = buckets.iter().map(|b| b.1).sum();
-    let mut assigned = 0u64;
-    let mut largest = 0;
-    for (i, &(b, p, v)) in buckets.iter().enumerate() {
-        let expected = n as f64 * p / total;
-        let mut k = expected.floor() as u64;
-        if rng.uniform() < expected - expected.floor() {
-            k += 1;
+    let scale = n as f64 / total;
+    let offset = rng.uniform();
+    let mut cumulative = 0.0;
+    let mut given = 0u64;
+    for &(b, p, v) in buckets {
+        cumulative += p * scale;
+        let upto = ((cumulative + offset).floor() as u64).min(n);
+        if upto > given {
+            out.push((b, upto - given, v));
+            given = upto;
         }
-        if p > buckets[largest].1 {
-            largest = i;
-        }
-        assigned += k;
-        out.push((b, k, v));
     }
-    let fix = &mut out[largest].1;
-    if assigned > n {
-        let over = (assigned - n).min(*fix);
-        *fix -= over;
-        assigned -= over;
-        // Rare: the largest bucket could not absorb it all.
-        for e in out.iter_mut() {
-            let cut = (assigned - n).min(e.1);
-            e.1 -= cut;
-            assigned -= cut;
-        }
-    } else {
-        *fix += n - assigned;
+    if given < n {
+        // Rounding left the last value(s) out: they belong to the last bucket.
+        let &(b, _, v) = buckets.last().unwrap_or(&(0, 0.0, 0.0));
+        out.push((b, n - given, v));
     }
 }
 
@@ -196,6 +188,18 @@ mod tests {
         for n in [1, 7, 1_000, 123_457] {
             spread(&mut rng, n, &b, &mut out);
             assert_eq!(out.iter().map(|x| x.1).sum::<u64>(), n);
+        }
+        // Unbiased: over many minutes each bucket receives its expected share.
+        let mut totals = std::collections::BTreeMap::new();
+        for _ in 0..20_000 {
+            spread(&mut rng, 7, &b, &mut out);
+            for &(bucket, k, _) in &out {
+                *totals.entry(bucket).or_insert(0u64) += k;
+            }
+        }
+        for &(bucket, p, _) in b.iter().filter(|x| x.1 > 0.02) {
+            let got = totals[&bucket] as f64 / (20_000.0 * 7.0);
+            assert!((got - p).abs() < 0.1 * p, "bucket {bucket}: {got} vs {p}");
         }
     }
 }
