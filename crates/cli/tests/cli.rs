@@ -58,7 +58,17 @@ fn simulate_runs_a_small_fleet_and_writes_the_documented_json() {
     for run in ["baseline", "autopilot"] {
         let functions = v[run]["functions"].as_array().unwrap();
         assert_eq!(functions.len(), 14);
-        for field in ["name", "invocations", "coldStarts", "p99Ms", "costUsd", "decisions", "cost", "outOfMemory"] {
+        for field in [
+            "name",
+            "invocations",
+            "coldStarts",
+            "p99Ms",
+            "p99LatencyMs",
+            "costUsd",
+            "decisions",
+            "cost",
+            "outOfMemory",
+        ] {
             assert!(functions[0].get(field).is_some(), "{run}.functions[0].{field}");
         }
         assert!(v[run]["total"]["invocations"].as_u64().unwrap() > 0);

@@ -79,6 +79,9 @@ pub struct Tally {
     pub duration: DenseHist,
     pub init: DenseHist,
     pub memory_used: DenseHist,
+    /// What callers wait: duration, plus INIT for a cold start (not part of `MinuteStats`,
+    /// whose duration is Lambda's, INIT excluded).
+    pub latency: DenseHist,
 }
 
 impl Tally {
@@ -98,15 +101,18 @@ impl Tally {
         self.duration.merge_into(&mut t.duration);
         self.init.merge_into(&mut t.init);
         self.memory_used.merge_into(&mut t.memory_used);
+        self.latency.merge_into(&mut t.latency);
     }
 
     pub fn clear(&mut self) {
-        let (mut d, mut i, mut m) =
-            (std::mem::take(&mut self.duration), std::mem::take(&mut self.init), std::mem::take(&mut self.memory_used));
-        d.clear();
-        i.clear();
-        m.clear();
-        *self = Self { duration: d, init: i, memory_used: m, ..Self::default() };
+        let mut d = std::mem::take(&mut self.duration);
+        let mut i = std::mem::take(&mut self.init);
+        let mut m = std::mem::take(&mut self.memory_used);
+        let mut l = std::mem::take(&mut self.latency);
+        for h in [&mut d, &mut i, &mut m, &mut l] {
+            h.clear();
+        }
+        *self = Self { duration: d, init: i, memory_used: m, latency: l, ..Self::default() };
     }
 
     /// Billable usage at a memory size (INIT of on-demand cold starts included).

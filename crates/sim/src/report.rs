@@ -23,8 +23,11 @@ pub struct FunctionReport {
     pub invocations: u64,
     pub cold_starts: u64,
     pub cold_start_share: f64,
+    /// Duration percentiles (Lambda's Duration: INIT excluded).
     pub p50_ms: Option<f64>,
     pub p99_ms: Option<f64>,
+    /// p99 of what callers wait: duration plus INIT for cold starts.
+    pub p99_latency_ms: Option<f64>,
     pub errors: u64,
     pub timeouts: u64,
     pub out_of_memory: u64,
@@ -48,9 +51,11 @@ pub struct SimReport {
     pub decisions_evaluated: u64,
 }
 
-pub(crate) fn function_report(f: &SimFunction, model: &CostModel) -> (FunctionReport, Histogram) {
+/// A function's report, with its duration and latency histograms for the fleet total.
+pub(crate) fn function_report(f: &SimFunction, model: &CostModel) -> (FunctionReport, [Histogram; 2]) {
     let t = &f.totals;
     let hist = t.duration.to_histogram();
+    let latency = t.latency.to_histogram();
     let cost = model.cost(f.spec.architecture, &f.usage);
     let report = FunctionReport {
         name: f.spec.name.clone(),
@@ -66,6 +71,7 @@ pub(crate) fn function_report(f: &SimFunction, model: &CostModel) -> (FunctionRe
         cold_start_share: share(t.cold_starts, t.invocations),
         p50_ms: hist.quantile(0.5),
         p99_ms: hist.quantile(0.99),
+        p99_latency_ms: latency.quantile(0.99),
         errors: t.errors,
         timeouts: t.timeouts,
         out_of_memory: t.out_of_memory,
@@ -75,17 +81,18 @@ pub(crate) fn function_report(f: &SimFunction, model: &CostModel) -> (FunctionRe
         cost_usd: cost.total(),
         cost,
     };
-    (report, hist)
+    (report, [hist, latency])
 }
 
 fn share(a: u64, b: u64) -> f64 {
     if b == 0 { 0.0 } else { a as f64 / b as f64 }
 }
 
-pub(crate) fn total(functions: &[FunctionReport], hists: &[Histogram]) -> FunctionReport {
-    let mut merged = Histogram::new();
-    for h in hists {
-        merged.merge(h);
+pub(crate) fn total(functions: &[FunctionReport], hists: &[[Histogram; 2]]) -> FunctionReport {
+    let (mut merged, mut latency) = (Histogram::new(), Histogram::new());
+    for [d, l] in hists {
+        merged.merge(d);
+        latency.merge(l);
     }
     let sum = |f: fn(&FunctionReport) -> u64| functions.iter().map(f).sum::<u64>();
     let mut cost = CostBreakdown::default();
@@ -112,6 +119,7 @@ pub(crate) fn total(functions: &[FunctionReport], hists: &[Histogram]) -> Functi
         cold_start_share: share(cold_starts, invocations),
         p50_ms: merged.quantile(0.5),
         p99_ms: merged.quantile(0.99),
+        p99_latency_ms: latency.quantile(0.99),
         errors: sum(|f| f.errors),
         timeouts: sum(|f| f.timeouts),
         out_of_memory: sum(|f| f.out_of_memory),

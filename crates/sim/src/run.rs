@@ -210,6 +210,11 @@ mod tests {
         assert_eq!(get("report-cron").cold_starts, get("report-cron").invocations, "hourly timer: always cold");
         assert!(get("recommendations").p99_ms.unwrap() > 5.0 * get("recommendations").p50_ms.unwrap(), "p99 cliff");
         assert!(get("auth-edge").cold_start_share < 0.001);
+        let billing = get("billing-sync");
+        assert!(
+            billing.p99_latency_ms.unwrap() > billing.p99_ms.unwrap() + 2_500.0,
+            "always cold with a 2.5 s application init: callers wait the INIT"
+        );
         assert_eq!(r.total.decisions, 0);
         let c = r.total.cost;
         assert!(c.init > 0.0 && c.duration > c.init && c.requests > 0.0);

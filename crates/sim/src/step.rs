@@ -123,6 +123,7 @@ fn invocations(slot: &mut Slot, rng: &mut Rng, a: MinuteArrivals, t0: f64, tally
         tally.billed_ms += billed;
         tally.busy_ms += d;
         tally.duration.record(d, 1);
+        tally.latency.record(d + init, 1);
         if oom_possible {
             tally.memory_used.record(used.min(memory), 1);
         }
@@ -216,15 +217,34 @@ fn aggregate(
     }
     tally.memory_used.add_bucket(bucket_of(memory), ooms, memory * ooms as f64);
 
+    // Latency: warm invocations wait their duration; cold ones their INIT first.
+    let cold_ok = cold.min(ok);
+    spread(rng, ok - cold_ok, m.duration_buckets(), spread_buf);
+    for &(b, n, v) in spread_buf.iter() {
+        tally.latency.add_bucket(b, n, v * n as f64);
+    }
+    tally.latency.record(oom_ms, ooms);
+    tally.latency.record(m.timeout_ms, timeouts);
+
     // INIT of the cold starts: drawn one by one up to 64, the rest at the mean.
     let drawn = cold.min(64);
-    for _ in 0..drawn {
+    for i in 0..drawn {
         let init = (m.init_mu + m.init_sigma * rng.normal()).exp() + m.init_offset_ms;
         tally.init.record(init, 1);
         tally.billed_init_ms += billed_ms(init);
         busy += init;
+        if i < cold_ok {
+            let mut d = (m.dist.mu() + m.dist.sigma * rng.normal()).exp();
+            if let Some((share, factor)) = m.dist.slow
+                && rng.uniform() < share
+            {
+                d *= factor;
+            }
+            tally.latency.record(d.min(m.timeout_ms) + init, 1);
+        }
     }
     let rest = cold - drawn;
+    tally.latency.record(m.dist.overall_mean_ms().min(m.timeout_ms) + m.init_mean_ms, cold_ok.saturating_sub(drawn));
     tally.init.record(m.init_mean_ms, rest);
     tally.billed_init_ms += rest * billed_ms(m.init_mean_ms);
     busy += rest as f64 * m.init_mean_ms;

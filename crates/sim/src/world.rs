@@ -293,6 +293,7 @@ impl SimFunction {
                     tally.busy_ms += hold;
                     tally.duration.record(hold, 1);
                     tally.memory_used.record(m.memory_needed_mb.min(f64::from(memory.get())), 1);
+                    tally.latency.record(hold + init, 1);
                     if placement == Placement::Cold {
                         out.landed_cold += 1;
                         tally.cold_starts += 1;

@@ -256,6 +256,12 @@ fn print_report(
     )?;
     writeln!(
         out,
+        "Fleet p99 latency (duration + INIT when cold): baseline {} ms, autopilot {} ms.",
+        ms(b.p99_latency_ms),
+        ms(a.p99_latency_ms)
+    )?;
+    writeln!(
+        out,
         "Baseline cost by line: requests ${:.2}, duration ${:.2}, init ${:.2}, provisioned ${:.2}. \
          Failures: {} errors, {} timeouts, {} out of memory, {} throttled.",
         b.cost.requests,
