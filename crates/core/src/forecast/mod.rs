@@ -48,6 +48,10 @@ pub struct SlotForecast {
     pub start: Minute,
     /// Mean invocations per minute over the slot, at [`LEVELS`].
     pub invocations_per_minute: Quantiles,
+    /// Expected invocations per minute over the slot (the mean of the forecast distribution,
+    /// which for sparse series is well above its median).
+    #[serde(default)]
+    pub mean_per_minute: f64,
 }
 
 /// Demand over a horizon, and what the planner needs to turn it into concurrency.
@@ -83,10 +87,14 @@ pub fn forecast_load(
     let model = SeasonalModel::fit(&series, config.max_history_days);
     let bins = (i64::from(horizon_minutes) + slot - 1).div_euclid(slot) as usize;
     let slots = model
-        .forecast(bins)
+        .forecast_from(0, bins)
         .into_iter()
         .enumerate()
-        .map(|(k, q)| SlotForecast { start: origin.plus(k as i64 * slot), invocations_per_minute: q })
+        .map(|(k, (q, mean))| SlotForecast {
+            start: origin.plus(k as i64 * slot),
+            invocations_per_minute: q,
+            mean_per_minute: mean,
+        })
         .collect();
     Forecast {
         origin,

@@ -74,7 +74,8 @@ pub(crate) fn empirical(values: &mut [f64]) -> Option<[f64; 6]> {
         let lo = (pos.floor() as usize).max(done);
         let (_, v_lo, right) = values[done..].select_nth_unstable_by(lo - done, f64::total_cmp);
         let v_lo = *v_lo;
-        let v_hi = if pos > lo as f64 { right.iter().copied().fold(f64::INFINITY, f64::min).min(f64::MAX) } else { v_lo };
+        let v_hi =
+            if pos > lo as f64 { right.iter().copied().fold(f64::INFINITY, f64::min).min(f64::MAX) } else { v_lo };
         let v_hi = if v_hi.is_finite() { v_hi } else { v_lo };
         *slot = v_lo + (pos - lo as f64) * (v_hi - v_lo);
         done = lo;

@@ -72,7 +72,8 @@ pub struct SeasonalModel {
     phi: f64,
     last_dev: f64,
     last_age: i64,
-    errors: Vec<(i64, [f64; 6])>,
+    /// Per measured horizon (minutes): error quantiles at LEVELS, then ln E[exp(error)].
+    errors: Vec<(i64, [f64; 7])>,
 }
 
 impl SeasonalModel {
@@ -145,24 +146,25 @@ impl SeasonalModel {
 
     /// Quantiles of arrivals per minute for `bins` bins from the origin.
     pub fn forecast(&self, bins: usize) -> Vec<Quantiles> {
-        self.forecast_from(0, bins)
+        self.forecast_from(0, bins).into_iter().map(|(q, _)| q).collect()
     }
 
-    /// Quantiles for bins `skip..skip + bins` after the origin.
-    pub fn forecast_from(&self, skip: usize, bins: usize) -> Vec<Quantiles> {
+    /// Quantiles and mean of arrivals per minute for bins `skip..skip + bins` after the origin.
+    pub fn forecast_from(&self, skip: usize, bins: usize) -> Vec<(Quantiles, f64)> {
         if self.kind == ModelKind::NoHistory {
-            return vec![Quantiles::ZERO; bins];
+            return vec![(Quantiles::ZERO, 0.0); bins];
         }
         let step = i64::from(self.step_minutes);
         (skip..skip + bins)
             .map(|k| {
                 let minute = self.origin.plus(k as i64 * step);
                 let h = k as i64 + 1 + self.last_age;
-                let centre = self.seasonal_at(minute)
-                    + self.level
-                    + self.phi.powi(h.min(i32::MAX as i64) as i32) * self.last_dev;
-                let err = self.error_quantiles(h * step);
-                Quantiles(err.map(|e| (centre + e).exp_m1().max(0.0) / step as f64))
+                let pull = self.phi.powi(h.min(i64::from(i32::MAX)) as i32) * self.last_dev;
+                let centre = self.seasonal_at(minute) + self.level + pull;
+                let err = self.error_stats(h * step);
+                let q = Quantiles(std::array::from_fn(|i| (centre + err[i]).exp_m1().max(0.0) / step as f64));
+                let mean = (centre + err[6]).exp_m1().max(0.0) / step as f64;
+                (q, mean)
             })
             .collect()
     }
@@ -179,10 +181,11 @@ impl SeasonalModel {
         v
     }
 
-    /// Error quantiles (z-scale) at a horizon in minutes, linear between measured horizons.
-    fn error_quantiles(&self, horizon_minutes: i64) -> [f64; 6] {
+    /// Error quantiles and log mean-exp (z-scale) at a horizon in minutes, linear between
+    /// measured horizons.
+    fn error_stats(&self, horizon_minutes: i64) -> [f64; 7] {
         let Some(&(h0, q0)) = self.errors.first() else {
-            return [0.0; 6];
+            return [0.0; 7];
         };
         if horizon_minutes <= h0 {
             return q0;
@@ -353,7 +356,7 @@ impl Level {
 
     /// Empirical quantiles of the h-step error at each measured horizon, replaying the
     /// forecast from every origin of the last `window` bins.
-    fn errors(&self, resid: &[f64], step: i64, window: usize) -> Vec<(i64, [f64; 6])> {
+    fn errors(&self, resid: &[f64], step: i64, window: usize) -> Vec<(i64, [f64; 7])> {
         let n = resid.len();
         let from = n.saturating_sub(window);
         let mut out = Vec::new();
@@ -376,8 +379,12 @@ impl Level {
             if buf.len() < MIN_ERROR_SAMPLES {
                 break;
             }
+            let mean_exp = buf.iter().map(|e| e.exp()).sum::<f64>() / buf.len() as f64;
             if let Some(q) = empirical(&mut buf) {
-                out.push((h as i64 * step, q));
+                let mut stats = [0.0; 7];
+                stats[..6].copy_from_slice(&q);
+                stats[6] = mean_exp.ln();
+                out.push((h as i64 * step, stats));
             }
         }
         out

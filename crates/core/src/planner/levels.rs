@@ -36,9 +36,10 @@ pub struct SlotLevels {
 }
 
 impl SlotLevels {
-    /// `rate` is the forecast of invocations per minute; durations and times in seconds.
-    pub fn new(rate: &Quantiles, duration_s: f64, slot_s: f64, reclaim_s: f64) -> Self {
-        let lambdas = rate.0.map(|per_minute| per_minute.max(0.0) / 60.0);
+    /// `rate` is the forecast of invocations per minute (quantiles and mean); durations and
+    /// times in seconds.
+    pub fn new(rate: &Quantiles, mean_per_minute: f64, duration_s: f64, slot_s: f64, reclaim_s: f64) -> Self {
+        let lambdas = rate_scenarios(rate, mean_per_minute, slot_s);
         let rho_max = lambdas.iter().fold(0.0f64, |m, l| m.max(l * duration_s));
         let levels =
             if rho_max > 0.0 { ((rho_max + 8.0 * rho_max.sqrt() + 10.0).ceil() as usize).min(MAX_LEVELS) } else { 0 };
@@ -49,13 +50,13 @@ impl SlotLevels {
             mean_rate: lambdas.iter().zip(SCENARIO_WEIGHTS).map(|(l, w)| l * w).sum(),
         };
         let mut pmf = vec![0.0; levels + 1];
+        let mut at_least = vec![0.0; levels + 1];
         for (&lambda, weight) in lambdas.iter().zip(SCENARIO_WEIGHTS) {
             if lambda <= 0.0 {
                 continue;
             }
             poisson_pmf(lambda * duration_s, &mut pmf);
             let mut tail = 1.0 - pmf.iter().sum::<f64>().min(1.0); // P(N > levels)
-            let mut at_least = vec![0.0; levels + 1];
             for j in (0..=levels).rev() {
                 tail += pmf[j];
                 at_least[j] = tail.min(1.0);
@@ -74,6 +75,34 @@ impl SlotLevels {
     pub fn levels(&self) -> usize {
         self.busy.len()
     }
+}
+
+/// Arrival rates (per second) of the scenarios at [`SCENARIO_WEIGHTS`]: mean `mean_per_minute`,
+/// spread by the forecast's uncertainty about the *rate* only. The forecast quantiles are of
+/// the observed counts, which already include the Poisson noise that [`SlotLevels`] models
+/// within the slot; counting it twice would, for a sparse function, read "most slots see no
+/// call" as "the rate is probably zero". So the count variance of the quantiles minus the
+/// Poisson variance (= the mean) is the rate's variance, spread lognormally around the mean.
+pub fn rate_scenarios(rate: &Quantiles, mean_per_minute: f64, slot_s: f64) -> [f64; 6] {
+    /// Standard normal quantiles of [`crate::forecast::LEVELS`].
+    const Z: [f64; 6] = [-1.281_551_6, -0.674_489_8, 0.0, 0.674_489_8, 1.281_551_6, 2.326_347_9];
+    let minutes = slot_s / 60.0;
+    let m = mean_per_minute.max(0.0) * minutes;
+    if m <= 0.0 {
+        return [0.0; 6];
+    }
+    let counts = rate.0.map(|q| q.max(0.0) * minutes);
+    let centre: f64 = counts.iter().zip(SCENARIO_WEIGHTS).map(|(c, w)| c * w).sum();
+    let variance: f64 = counts.iter().zip(SCENARIO_WEIGHTS).map(|(c, w)| w * (c - centre).powi(2)).sum();
+    let excess = variance - m;
+    if excess <= 1e-12 * m * m {
+        return [m / slot_s; 6];
+    }
+    let sigma2 = (1.0 + excess / (m * m)).ln();
+    let mu = m.ln() - sigma2 / 2.0;
+    let raw = Z.map(|z| (mu + sigma2.sqrt() * z).exp());
+    let raw_mean: f64 = raw.iter().zip(SCENARIO_WEIGHTS).map(|(r, w)| r * w).sum();
+    raw.map(|r| r * m / raw_mean / slot_s)
 }
 
 /// Fills `pmf[k] = P(N = k)` for N ~ Poisson(mean), k < pmf.len(), computed outwards from
@@ -126,7 +155,7 @@ mod tests {
     #[test]
     fn busy_shares_follow_littles_law() {
         // 10 req/s × 0.5 s: mean concurrency 5 = Σ_j P(N ≥ j).
-        let lv = SlotLevels::new(&Quantiles([600.0; 6]), 0.5, 300.0, 300.0);
+        let lv = SlotLevels::new(&Quantiles([600.0; 6]), 600.0, 0.5, 300.0, 300.0);
         let mean: f64 = lv.busy.iter().sum();
         assert!((mean - 5.0).abs() < 1e-6, "{mean}");
         assert!(lv.busy.windows(2).all(|w| w[0] >= w[1]), "lower levels are busier");
@@ -134,15 +163,27 @@ mod tests {
     }
 
     #[test]
+    fn scenarios_keep_the_mean_and_drop_the_poisson_noise() {
+        // A busy slot whose quantiles spread more than Poisson: the rate is uncertain.
+        let wide = rate_scenarios(&Quantiles([400.0, 500.0, 600.0, 700.0, 800.0, 1000.0]), 600.0, 300.0);
+        let mean: f64 = wide.iter().zip(SCENARIO_WEIGHTS).map(|(r, w)| r * w).sum();
+        assert!((mean - 10.0).abs() < 1e-9 && wide[0] < wide[5], "{wide:?}");
+        // Sparse: counts of 0 or 1 per slot are Poisson around a steady rate.
+        let sparse = rate_scenarios(&Quantiles([0.0, 0.0, 0.0, 0.0, 0.2, 0.2]), 0.05, 300.0);
+        assert!(sparse.iter().all(|r| (r - 0.05 / 60.0).abs() < 1e-12), "{sparse:?}");
+    }
+
+    #[test]
     fn sparse_traffic_is_all_cold_when_gaps_exceed_reclaim() {
-        // One call per 20 minutes, reclaim after 5: nearly every call is cold.
-        let lv = SlotLevels::new(&Quantiles([0.05; 6]), 0.2, 300.0, 300.0);
+        // One call per 20 minutes, reclaim after 5: nearly every call is cold. The quantiles
+        // of a slot's count (mostly none, sometimes one) are Poisson noise, not rate doubt.
+        let lv = SlotLevels::new(&Quantiles([0.0, 0.0, 0.0, 0.0, 0.2, 0.2]), 0.05, 0.2, 300.0, 300.0);
         let calls = 0.05 * 5.0;
         assert!((lv.cold[0] - calls * (-0.05f64 / 60.0 * 300.0).exp()).abs() < 1e-3);
         assert!(lv.cold[0] / calls > 0.75);
         // The same traffic with environments kept for an hour: mostly warm.
-        let kept = SlotLevels::new(&Quantiles([0.05; 6]), 0.2, 300.0, 3600.0);
+        let kept = SlotLevels::new(&Quantiles([0.0, 0.0, 0.0, 0.0, 0.2, 0.2]), 0.05, 0.2, 300.0, 3600.0);
         assert!(kept.cold[0] / calls < 0.2);
-        assert!(SlotLevels::new(&Quantiles::ZERO, 0.2, 300.0, 300.0).levels() == 0);
+        assert!(SlotLevels::new(&Quantiles::ZERO, 0.0, 0.2, 300.0, 300.0).levels() == 0);
     }
 }

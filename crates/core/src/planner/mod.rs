@@ -39,7 +39,7 @@ use crate::forecast::{Forecast, ModelKind};
 use crate::policy::ConcurrencyPolicy;
 use levels::SlotLevels;
 use prices::UnitPrices;
-use search::{Choice, SlotEval, plan_levels};
+use search::{BUDGET_PENALTY_USD, Choice, SlotEval, path_money, plan_levels};
 
 /// Mean duration assumed when a function has no traffic history at all (ms).
 pub const DEFAULT_DURATION_MS: f64 = 100.0;
@@ -81,7 +81,7 @@ pub fn plan(
     let levels: Vec<SlotLevels> = forecast
         .slots
         .iter()
-        .map(|s| SlotLevels::new(&s.invocations_per_minute, duration_ms / 1000.0, slot_s, reclaim_s))
+        .map(|s| SlotLevels::new(&s.invocations_per_minute, s.mean_per_minute, duration_ms / 1000.0, slot_s, reclaim_s))
         .collect();
     let max_pc = if policy.enabled { policy.max_provisioned.unwrap_or(u32::MAX) } else { 0 };
     let rounds = f64::from(policy.slot_minutes) / f64::from(policy.keep_warm_period_minutes.max(1));
@@ -89,17 +89,44 @@ pub fn plan(
         .iter()
         .map(|lv| lv.mean_rate * slot_s * prices.invocation + lv.cold.iter().sum::<f64>() * prices.init)
         .collect();
-    let evals: Vec<SlotEval<'_>> = levels
-        .iter()
-        .zip(&baseline)
-        .map(|(lv, &base)| {
-            let cap = slot_cap(policy, base);
-            SlotEval::new(lv, &prices, rounds, policy.keep_warm, max_pc, cap)
-        })
-        .collect();
-    let alone: Vec<Choice> = evals.iter().map(SlotEval::standalone).collect();
-    let path =
-        if forecast.model == ModelKind::NoHistory { Vec::new() } else { plan_levels(&evals, &alone, state.provisioned) };
+    let budget = horizon_budget(policy, &baseline);
+    let search = |penalty: f64| {
+        let evals: Vec<SlotEval<'_>> =
+            levels.iter().map(|lv| SlotEval::new(lv, &prices, rounds, policy.keep_warm, max_pc, penalty)).collect();
+        let alone: Vec<Choice> = evals.iter().map(SlotEval::standalone).collect();
+        let path = plan_levels(&evals, &alone, state.provisioned);
+        let money = path_money(&evals, &path, state.provisioned);
+        (evals, alone, path, money)
+    };
+    let (evals, alone, path, bound) = match budget {
+        None => {
+            let (e, a, p, _) = search(prices.cold_start - prices.init);
+            (e, a, p, false)
+        }
+        Some(b) => {
+            // The highest price of a cold start whose plan fits the budget (bisection on a
+            // log scale; a price near zero gives the cheapest plan, which always fits).
+            let top = search(BUDGET_PENALTY_USD);
+            if top.3 <= b {
+                (top.0, top.1, top.2, false)
+            } else {
+                let (mut lo, mut hi) = (1e-9f64, BUDGET_PENALTY_USD);
+                let mut best = search(lo);
+                for _ in 0..BUDGET_SEARCH_STEPS {
+                    let mid = (lo * hi).sqrt();
+                    let r = search(mid);
+                    if r.3 <= b {
+                        lo = mid;
+                        best = r;
+                    } else {
+                        hi = mid;
+                    }
+                }
+                (best.0, best.1, best.2, true)
+            }
+        }
+    };
+    let path = if forecast.model == ModelKind::NoHistory { Vec::new() } else { path };
     let break_even = cost.pc_break_even_utilisation(profile.architecture);
     let mut plan = ConcurrencyPlan {
         function: function.clone(),
@@ -137,8 +164,8 @@ pub fn plan(
             start: slot.start,
             provisioned: choice.provisioned,
             keep_warm: choice.warm_top,
-            reason: pc_reason(choice, &alone[i], eval, break_even, p99),
-            keep_warm_reason: policy.keep_warm.then(|| warm_reason(choice, eval, p99)),
+            reason: pc_reason(choice, &alone[i], eval, break_even, p99, bound),
+            keep_warm_reason: policy.keep_warm.then(|| warm_reason(choice, eval, p99, bound)),
             forecast_p99_per_minute: p99,
             expected_cold_starts: cold,
         });
@@ -147,17 +174,28 @@ pub fn plan(
     plan
 }
 
-/// The money a slot may add under the policy's cap and budget.
-fn slot_cap(policy: &ConcurrencyPolicy, baseline_cost: f64) -> Option<f64> {
-    let by_share = policy.max_extra_cost_pct.map(|pct| pct / 100.0 * baseline_cost);
-    let by_budget = policy.budget_per_day_usd.map(|b| b * f64::from(policy.slot_minutes) / 1440.0);
+/// The money the horizon may add under the policy's cap and budget.
+fn horizon_budget(policy: &ConcurrencyPolicy, baseline: &[f64]) -> Option<f64> {
+    let by_share = policy.max_extra_cost_pct.map(|pct| pct / 100.0 * baseline.iter().sum::<f64>());
+    let minutes = f64::from(policy.slot_minutes) * baseline.len() as f64;
+    let by_budget = policy.budget_per_day_usd.map(|b| b * minutes / 1440.0);
     match (by_share, by_budget) {
         (Some(a), Some(b)) => Some(a.min(b)),
         (a, b) => a.or(b),
     }
 }
 
-fn pc_reason(choice: &Choice, alone: &Choice, eval: &SlotEval<'_>, break_even: f64, p99: f64) -> ConcurrencyReason {
+/// Bisection steps of the budget search (a factor of 1e9 in cold-start price to ≈ 4%).
+const BUDGET_SEARCH_STEPS: usize = 14;
+
+fn pc_reason(
+    choice: &Choice,
+    alone: &Choice,
+    eval: &SlotEval<'_>,
+    break_even: f64,
+    p99: f64,
+    bound: bool,
+) -> ConcurrencyReason {
     let p = choice.provisioned as usize;
     if p > 0 && choice.provisioned != alone.provisioned {
         return ConcurrencyReason::Hysteresis;
@@ -166,8 +204,8 @@ fn pc_reason(choice: &Choice, alone: &Choice, eval: &SlotEval<'_>, break_even: f
         let utilisation = eval.levels.busy[..p.min(eval.levels.levels())].iter().sum::<f64>() / p as f64;
         return ConcurrencyReason::BusyAboveBreakEven { utilisation, break_even };
     }
-    if choice.capped {
-        return ConcurrencyReason::Capped { limit: "maxExtraCostPct/budgetPerDayUsd".to_owned() };
+    if bound && choice.cold > 0.0 {
+        return ConcurrencyReason::Capped { limit: BUDGET_LIMIT.to_owned() };
     }
     if p99 <= 0.0 {
         return ConcurrencyReason::Idle;
@@ -175,12 +213,14 @@ fn pc_reason(choice: &Choice, alone: &Choice, eval: &SlotEval<'_>, break_even: f
     ConcurrencyReason::ColdStartsCheaper { expected_cold_starts: choice.cold }
 }
 
-fn warm_reason(choice: &Choice, eval: &SlotEval<'_>, p99: f64) -> ConcurrencyReason {
+const BUDGET_LIMIT: &str = "maxExtraCostPct/budgetPerDayUsd";
+
+fn warm_reason(choice: &Choice, eval: &SlotEval<'_>, p99: f64, bound: bool) -> ConcurrencyReason {
     if choice.warm_top > 0 {
         return ConcurrencyReason::KeepWarmCheaper { expected_cold_starts: eval.baseline_cold() - choice.cold };
     }
-    if choice.capped {
-        return ConcurrencyReason::Capped { limit: "maxExtraCostPct/budgetPerDayUsd".to_owned() };
+    if bound && choice.cold > 0.0 {
+        return ConcurrencyReason::Capped { limit: BUDGET_LIMIT.to_owned() };
     }
     if p99 <= 0.0 {
         return ConcurrencyReason::Idle;

@@ -7,8 +7,9 @@ use super::prices::UnitPrices;
 
 /// PC levels busy less than this share of a slot are not considered.
 pub const MIN_PC_BUSY: f64 = 0.02;
-/// With a money cap (a budget), the planner removes as many cold starts as the budget
-/// allows: a cold start is priced far above any slot's spend, so money only breaks ties.
+/// With a budget, the planner removes as many cold starts as the budget allows: it searches
+/// the price of a cold start up to this (far above what any slot spends, so that money only
+/// breaks ties) for the highest price whose plan fits the budget.
 pub const BUDGET_PENALTY_USD: f64 = 1.0;
 
 /// What one slot does for a given PC level, and what it costs relative to on-demand alone.
@@ -23,8 +24,6 @@ pub struct Choice {
     pub cold: f64,
     /// `extra_money + penalty × cold`: what the plan minimises.
     pub objective: f64,
-    /// A cheaper-in-objective option was ruled out by the money cap.
-    pub capped: bool,
 }
 
 /// One slot's levels with the prefix sums the search reads.
@@ -36,8 +35,6 @@ pub struct SlotEval<'a> {
     rounds: f64,
     keep_warm: bool,
     max_pc: u32,
-    /// Most extra money this slot may spend.
-    cap: Option<f64>,
     /// Price of a cold start in the objective.
     penalty: f64,
     pc_net: Vec<f64>,
@@ -53,7 +50,7 @@ impl<'a> SlotEval<'a> {
         rounds: f64,
         keep_warm: bool,
         max_pc: u32,
-        cap: Option<f64>,
+        penalty: f64,
     ) -> Self {
         let n = levels.levels();
         let mut pc_net = vec![0.0; n + 1];
@@ -66,16 +63,11 @@ impl<'a> SlotEval<'a> {
         for j in (1..=n).rev() {
             cold_suffix[j] = cold_suffix[j + 1] + levels.cold[j - 1];
         }
-        let penalty = if cap.is_some() { BUDGET_PENALTY_USD } else { prices.cold_start - prices.init };
-        Self { levels, prices, rounds, keep_warm, max_pc, cap, penalty, pc_net, cold_suffix, exposed_prefix }
+        Self { levels, prices, rounds, keep_warm, max_pc, penalty, pc_net, cold_suffix, exposed_prefix }
     }
 
     fn penalty(&self) -> f64 {
         self.penalty
-    }
-
-    fn within(&self, c: &Choice) -> bool {
-        self.cap.is_none_or(|cap| c.extra_money <= cap + 1e-15)
     }
 
     /// Expected on-demand cold starts with nothing kept warm.
@@ -109,51 +101,31 @@ impl<'a> SlotEval<'a> {
             extra_money,
             cold,
             objective: extra_money + self.penalty() * cold,
-            capped: false,
         }
     }
 
-    /// The best warm-up top for PC level `p`, within the cap; an objective of infinity when
-    /// even `p` without warm-ups breaks the cap.
+    /// The best warm-up top for PC level `p`.
     pub fn choice(&self, p: u32) -> Choice {
         let p = p as usize;
         let n = self.levels.levels();
         let mut best = self.evaluate(p, 0);
-        let mut capped = false;
-        if !self.within(&best) {
-            best.objective = f64::INFINITY;
-            capped = true;
-        }
         if self.keep_warm {
             for k in p + 1..=n {
                 let c = self.evaluate(p, k);
                 if c.objective < best.objective {
-                    if self.within(&c) {
-                        best = c;
-                    } else {
-                        capped = true;
-                    }
+                    best = c;
                 }
             }
         }
-        best.capped = capped;
         best
     }
 
-    /// The best choice of this slot on its own, and whether the cap bound it.
+    /// The best choice of this slot on its own.
     pub fn standalone(&self) -> Choice {
-        let max = self.max_provisioned() as usize;
-        let mut best = self.choice(0);
-        let mut capped = best.capped;
-        for p in 1..=max {
-            let c = self.choice(p as u32);
-            capped |= c.capped;
-            if c.objective < best.objective {
-                best = c;
-            }
-        }
-        best.capped = capped;
-        best
+        let max = self.max_provisioned();
+        (1..=max)
+            .map(|p| self.choice(p))
+            .fold(self.choice(0), |best, c| if c.objective < best.objective { c } else { best })
     }
 
     /// Money and cold starts of moving from `prev` PC to `choice` at the start of this slot.
@@ -177,6 +149,17 @@ impl<'a> SlotEval<'a> {
         let (money, cold) = self.transition(prev, choice);
         money + self.penalty() * cold
     }
+}
+
+/// Money of a path (slots' extra money plus transitions) from `current`.
+pub fn path_money(slots: &[SlotEval<'_>], path: &[Choice], current: u32) -> f64 {
+    let mut prev = current;
+    let mut money = 0.0;
+    for (eval, c) in slots.iter().zip(path) {
+        money += c.extra_money + eval.transition(prev, c).0;
+        prev = c.provisioned;
+    }
+    money
 }
 
 /// The PC level of each slot minimising the summed objective, starting from `current`.

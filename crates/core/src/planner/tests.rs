@@ -20,6 +20,7 @@ fn forecast(per_minute: &[f64]) -> Forecast {
                 start: NOW.plus(5 * i as i64),
                 // A forecast with ±20% spread around the given rate.
                 invocations_per_minute: Quantiles([0.8 * r, 0.9 * r, r, 1.1 * r, 1.2 * r, 1.4 * r]),
+                mean_per_minute: r,
             })
             .collect(),
     }
