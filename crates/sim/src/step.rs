@@ -122,8 +122,9 @@ fn invocations(slot: &mut Slot, rng: &mut Rng, a: MinuteArrivals, t0: f64, tally
         let billed = billed_ms(d);
         tally.billed_ms += billed;
         tally.busy_ms += d;
-        tally.duration.record(d, 1);
-        tally.latency.record(d + init, 1);
+        let bucket = bucket_of(d);
+        tally.duration.add_bucket(bucket, 1, d);
+        tally.latency.add_bucket(if init > 0.0 { bucket_of(d + init) } else { bucket }, 1, d + init);
         if oom_possible {
             tally.memory_used.record(used.min(memory), 1);
         }
@@ -201,10 +202,22 @@ fn aggregate(
     let mut billed = 0.0;
     let mut busy = 0.0;
     spread(rng, ok, m.duration_buckets(), spread_buf);
+    // Latency: warm invocations wait their duration; the cold ones (taken out of the most
+    // populated buckets here) wait their INIT first, added below.
+    let cold_ok = cold.min(ok);
+    let mut to_remove = cold_ok;
     for &(b, n, v) in spread_buf.iter() {
         tally.duration.add_bucket(b, n, v * n as f64);
         billed += n as f64 * if v < 25.0 { v.ceil() } else { v + 0.5 };
         busy += n as f64 * v;
+    }
+    if to_remove > 0 {
+        spread_buf.sort_unstable_by_key(|e| std::cmp::Reverse(e.1));
+    }
+    for &(b, n, v) in spread_buf.iter() {
+        let removed = to_remove.min(n);
+        to_remove -= removed;
+        tally.latency.add_bucket(b, n - removed, v * (n - removed) as f64);
     }
     let oom_ms = 0.5 * m.dist.mean_ms;
     tally.duration.record(oom_ms, ooms);
@@ -217,12 +230,6 @@ fn aggregate(
     }
     tally.memory_used.add_bucket(bucket_of(memory), ooms, memory * ooms as f64);
 
-    // Latency: warm invocations wait their duration; cold ones their INIT first.
-    let cold_ok = cold.min(ok);
-    spread(rng, ok - cold_ok, m.duration_buckets(), spread_buf);
-    for &(b, n, v) in spread_buf.iter() {
-        tally.latency.add_bucket(b, n, v * n as f64);
-    }
     tally.latency.record(oom_ms, ooms);
     tally.latency.record(m.timeout_ms, timeouts);
 

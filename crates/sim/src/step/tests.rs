@@ -31,7 +31,7 @@ fn run(threshold: u64, seed: u64, f: &FunctionSpec) -> FunctionReport {
 /// At the default threshold (100 arrivals a minute), both models run every minute of the same
 /// function (daily cycle from 20 to 180 a minute, 5-minute keep-alive) over 2 days and 3
 /// seeds, for mean durations of ~20 ms, ~200 ms and ~2 s. Stated tolerances: invocations
-/// identical (same arrivals); cold starts within 15% (measured: −7%, +5%, +11%); p99 of
+/// identical (same arrivals); cold starts within 15% (measured: −2%, 0%, +5%); p99 of
 /// duration and of latency within 5%, one histogram bucket; cost within 1%.
 #[test]
 fn aggregate_and_per_invocation_models_agree_at_the_threshold() {
