@@ -23,7 +23,7 @@ fn control(c: &autopilot_aws::Clients) -> LambdaControl {
             max_delay: Duration::from_millis(20),
         })
         .with_update_wait(Duration::from_secs(30))
-        .with_warm_hold_ms(400)
+        .with_warm_hold_ms(800)
 }
 
 #[tokio::test]
