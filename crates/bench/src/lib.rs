@@ -3,4 +3,6 @@
 //! and leaves printing to `autopilot bench <name>` (crates/cli). Timings are figures, never
 //! assertions.
 
+pub mod concurrency;
+pub mod forecast;
 pub mod scale;

@@ -32,7 +32,11 @@ pub fn run(args: &ConcurrencyArgs, out: &mut dyn Write, err: &mut dyn Write) -> 
     let dir = require_dir(&args.traces)
         .map_err(|e| CliError::BadInput { path: args.traces.clone(), problem: e.to_string() })?;
     writeln!(err, "concurrency: simulating every case of {} on {} threads ...", dir.display(), args.threads)?;
-    let report = run_dir(&dir, args.threads)?;
+    // Progress from the worker threads goes to the process's stderr (the `err` writer is
+    // not shareable across threads).
+    let report = run_dir(&dir, args.threads, &|done, total, label| {
+        let _ = writeln!(std::io::stderr(), "  [{done}/{total}] {label}");
+    })?;
     writeln!(out, "policies: {}", POLICIES[1..].join(", "))?;
     writeln!(
         out,

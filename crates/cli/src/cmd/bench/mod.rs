@@ -7,16 +7,22 @@ use clap::Subcommand;
 
 use crate::CliError;
 
+pub mod concurrency;
+pub mod forecast;
 pub mod scale;
 
 /// Benchmarks that measure the project (figures printed as the last lines).
 #[derive(Debug, Subcommand)]
 pub enum BenchCommand {
     Scale(scale::ScaleArgs),
+    Concurrency(concurrency::ConcurrencyArgs),
+    Forecast(forecast::ForecastArgs),
 }
 
 pub fn run(command: BenchCommand, out: &mut dyn Write, err: &mut dyn Write) -> Result<(), CliError> {
     match command {
         BenchCommand::Scale(args) => scale::run(&args, out, err),
+        BenchCommand::Concurrency(args) => concurrency::run(&args, out, err),
+        BenchCommand::Forecast(args) => forecast::run(&args, out, err),
     }
 }

@@ -1,0 +1,86 @@
+//! The autopilot as the benchmark runs it: every 5 minutes, the core forecaster on the
+//! per-minute history it has observed, then the core planner; the PC level is requested a
+//! lead time ahead, warm-up rounds go out every `keepWarmPeriodMinutes`.
+
+use std::collections::VecDeque;
+
+use autopilot_core::decision::ConcurrencyPlan;
+use autopilot_core::forecast::{ForecastConfig, forecast_load};
+use autopilot_core::observe::MinuteLoad;
+use autopilot_core::planner::{PlannerState, plan};
+use autopilot_core::policy::ConcurrencyPolicy;
+use autopilot_core::{FunctionRef, Minute};
+
+use super::driver::{Action, MinuteObs, Policy};
+use super::setup;
+
+#[derive(Debug)]
+pub struct Autopilot {
+    policy: ConcurrencyPolicy,
+    config: ForecastConfig,
+    function: FunctionRef,
+    history: VecDeque<MinuteLoad>,
+    history_from: Minute,
+    plan: Option<ConcurrencyPlan>,
+    requested: u32,
+    /// Plans made and time spent planning (forecast + plan), for the benchmark's figures.
+    pub plans: u64,
+}
+
+impl Autopilot {
+    /// `history` is what the stats table holds before the window (may be empty).
+    pub fn new(policy: ConcurrencyPolicy, history: Vec<MinuteLoad>, history_from: Minute) -> Self {
+        Self {
+            policy,
+            config: ForecastConfig::default(),
+            function: FunctionRef::parse("bench:live").expect("a constant alias is valid"),
+            history: history.into(),
+            history_from,
+            plan: None,
+            requested: 0,
+            plans: 0,
+        }
+    }
+
+    fn replan(&mut self, now: Minute) {
+        let keep = i64::from(self.config.max_history_days) * Minute::PER_DAY;
+        while self.history.front().is_some_and(|l| l.minute.0 < now.0 - keep) {
+            self.history.pop_front();
+        }
+        let load = self.history.make_contiguous();
+        let forecast = forecast_load(load, &[], self.history_from, now, self.policy.horizon_minutes, &self.config);
+        let state = PlannerState { provisioned: self.requested };
+        let p = plan(&self.function, now, &forecast, &setup::profile(), &state, &self.policy, &setup::cost_model());
+        self.plans += 1;
+        self.plan = Some(p);
+    }
+}
+
+impl Policy for Autopilot {
+    fn act(&mut self, now: Minute, _index: usize) -> Action {
+        let slot = self.policy.slot_minutes;
+        if now.0.rem_euclid(i64::from(slot)) == 0 || self.plan.is_none() {
+            self.replan(now);
+        }
+        let Some(plan) = &self.plan else { return Action::default() };
+        let mut action = Action { hold_ms: self.policy.keep_warm_hold_ms, ..Action::default() };
+        if now.0.rem_euclid(i64::from(slot)) == 0 {
+            let level = plan.provisioned_to_request(now, slot, self.policy.allocation_lead_minutes);
+            if level != self.requested {
+                self.requested = level;
+                action.provisioned = Some(level);
+            }
+        }
+        let period = i64::from(self.policy.keep_warm_period_minutes.max(1));
+        if self.policy.keep_warm && now.0.rem_euclid(period) == 0 {
+            action.warm = plan.slot_at(now, slot).map_or(0, |s| s.keep_warm);
+        }
+        action
+    }
+
+    fn observe(&mut self, obs: &MinuteObs) {
+        if obs.invocations > 0 {
+            self.history.push_back(obs.load());
+        }
+    }
+}
