@@ -40,6 +40,10 @@ pub struct SlotEval<'a> {
     pc_net: Vec<f64>,
     cold_suffix: Vec<f64>,
     exposed_prefix: Vec<f64>,
+    /// `best_top[x]`: the warm-up top K ≥ x minimising `rounds·ping·K + (INIT + penalty)·cold
+    /// above K`, the only part of the objective that depends on K (so each PC level's best
+    /// warm-up top is a look-up, not a scan).
+    best_top: Vec<usize>,
 }
 
 impl<'a> SlotEval<'a> {
@@ -63,7 +67,12 @@ impl<'a> SlotEval<'a> {
         for j in (1..=n).rev() {
             cold_suffix[j] = cold_suffix[j + 1] + levels.cold[j - 1];
         }
-        Self { levels, prices, rounds, keep_warm, max_pc, penalty, pc_net, cold_suffix, exposed_prefix }
+        let g = |k: usize| rounds * prices.ping_on_demand * k as f64 + (prices.init + penalty) * cold_suffix[k + 1];
+        let mut best_top = vec![n; n + 2];
+        for x in (1..=n).rev() {
+            best_top[x] = if x == n || g(x) <= g(best_top[x + 1]) { x } else { best_top[x + 1] };
+        }
+        Self { levels, prices, rounds, keep_warm, max_pc, penalty, pc_net, cold_suffix, exposed_prefix, best_top }
     }
 
     fn penalty(&self) -> f64 {
@@ -108,16 +117,12 @@ impl<'a> SlotEval<'a> {
     pub fn choice(&self, p: u32) -> Choice {
         let p = p as usize;
         let n = self.levels.levels();
-        let mut best = self.evaluate(p, 0);
-        if self.keep_warm {
-            for k in p + 1..=n {
-                let c = self.evaluate(p, k);
-                if c.objective < best.objective {
-                    best = c;
-                }
-            }
+        let best = self.evaluate(p, 0);
+        if !self.keep_warm || p >= n {
+            return best;
         }
-        best
+        let warm = self.evaluate(p, self.best_top[p + 1]);
+        if warm.objective < best.objective { warm } else { best }
     }
 
     /// The best choice of this slot on its own.
@@ -205,4 +210,32 @@ pub fn plan_levels(slots: &[SlotEval<'_>], alone: &[Choice], current: u32) -> Ve
         path[s - 1] = choices[s - 1][c];
     }
     path
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cost::CostModel;
+    use crate::domain::{Architecture, MemoryMb};
+    use crate::forecast::Quantiles;
+    use crate::policy::ConcurrencyPolicy;
+
+    #[test]
+    fn the_warm_up_top_look_up_matches_a_full_scan() {
+        let policy = ConcurrencyPolicy::default();
+        let memory = MemoryMb::new(512).unwrap();
+        let prices = UnitPrices::new(&CostModel::default(), Architecture::X86_64, memory, 200.0, 300.0, &policy);
+        for (rate, penalty) in [(0.3, 1e-4), (60.0, 1e-4), (3000.0, 1e-4), (3000.0, 1.0), (600.0, 1e-7)] {
+            let q = Quantiles([0.7 * rate, 0.85 * rate, rate, 1.15 * rate, 1.3 * rate, 1.6 * rate]);
+            let levels = SlotLevels::new(&q, rate, 0.2, 300.0, 300.0);
+            let eval = SlotEval::new(&levels, &prices, 1.25, true, u32::MAX, penalty);
+            for p in 0..=levels.levels() {
+                let scan = (p + 1..=levels.levels())
+                    .map(|k| eval.evaluate(p, k))
+                    .fold(eval.evaluate(p, 0), |b, c| if c.objective < b.objective { c } else { b });
+                let got = eval.choice(p as u32);
+                assert!((got.objective - scan.objective).abs() <= 1e-12 * scan.objective.abs().max(1e-9), "{rate} {p}");
+            }
+        }
+    }
 }
