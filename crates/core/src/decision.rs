@@ -17,6 +17,10 @@ pub struct Expectation {
     pub cost_per_million_usd: f64,
     /// 0..=1: how sure the model is that this size is within tolerance of the best.
     pub confidence: f64,
+    /// Upper credible bound of the p99 at the policy's confidence (ms): a change whose p99
+    /// lands above this (plus the guardrail's margin) did not do what was expected.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub p99_upper_ms: Option<f64>,
 }
 
 /// Why the tuner decided what it did.
@@ -39,6 +43,8 @@ pub enum MemoryReason {
     Regressed { verdict: Verdict },
     /// The mode forbids changes; the decision is a recommendation.
     RecommendOnly,
+    /// The canary at the new size passed its verdict: shift all traffic to it.
+    CanaryHealthy,
 }
 
 /// A hard constraint of the policy.

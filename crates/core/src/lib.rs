@@ -26,5 +26,6 @@ pub mod ports;
 pub mod pricing;
 pub mod report;
 pub mod stats_item;
+pub mod tuner;
 
 pub use domain::{Architecture, Concurrency, DomainError, FunctionRef, MemoryMb, Minute, Region};

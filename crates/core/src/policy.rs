@@ -150,11 +150,15 @@ pub struct Guardrails {
     pub confidence: f64,
     /// Hours a size stays off-limits after it regressed. Default 168 (one week).
     pub cooling_hours: u32,
+    /// Practical significance of a p99 change when no SLO is set: a change regresses p99
+    /// only if p99 exceeds what the tuner predicted (or, without a prediction, the p99
+    /// before) by more than this share. With an SLO, the SLO is the limit. Default 0.25.
+    pub p99_margin: f64,
 }
 
 impl Default for Guardrails {
     fn default() -> Self {
-        Self { min_invocations: 50, confidence: 0.95, cooling_hours: 168 }
+        Self { min_invocations: 50, confidence: 0.95, cooling_hours: 168, p99_margin: 0.25 }
     }
 }
 
@@ -261,6 +265,9 @@ impl Policy {
         if !(0.5..1.0).contains(&g.confidence) {
             return fail("guardrails.confidence", format!("must be within 0.5..1, got {}", g.confidence));
         }
+        if !(g.p99_margin.is_finite() && g.p99_margin >= 0.0) {
+            return fail("guardrails.p99Margin", format!("must be ≥ 0, got {}", g.p99_margin));
+        }
         Ok(())
     }
 }
@@ -303,6 +310,7 @@ mod tests {
             (r#"{"constraints":{"p99SloMs":-1}}"#, "p99SloMs"),
             (r#"{"constraints":{"minMemoryMb":4096,"maxMemoryMb":1024}}"#, "minMemoryMb"),
             (r#"{"constraints":{"maxStepFactor":1.0}}"#, "maxStepFactor"),
+            (r#"{"guardrails":{"p99Margin":-0.1}}"#, "p99Margin"),
             (r#"{"concurrency":{"horizonMinutes":7}}"#, "horizonMinutes"),
             (r#"{"concurrency":{"keepWarmPeriodMinutes":5}}"#, "keepWarmPeriodMinutes"),
             (r#"{"concurrency":{"keepWarmHoldMs":0}}"#, "keepWarmHoldMs"),

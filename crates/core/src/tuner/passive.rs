@@ -1,0 +1,241 @@
+//! Passive tuning: the function runs in production at its current size; each run of the
+//! autopilot reads what production did, judges the last change, and may move memory one
+//! bounded step. No synthetic invocation, no payload.
+//!
+//! Order of business in one run:
+//! 1. judge the pending change (verdict); regressed → roll back to the recorded size and ban
+//!    the bad side for the cooling period; inconclusive → wait; healthy canary → promote;
+//! 2. too little traffic at the current size → wait;
+//! 3. a hard constraint broken at the current size (out of memory, timeouts, headroom, p99
+//!    SLO, cost ceiling) → move toward sizes that meet it;
+//! 4. a measured size better than the current one by the tolerance → move toward it;
+//! 5. else the size within one step whose expected improvement is largest, if it reaches
+//!    the tolerance and meets the constraints at the policy's confidence → explore it;
+//! 6. else keep: the optimum is known within tolerance.
+
+use std::collections::BTreeMap;
+
+use crate::cost::CostModel;
+use crate::decision::{Constraint, MemoryDecision, MemoryReason, Verdict};
+use crate::domain::{Architecture, MemoryMb, Minute};
+use crate::observe::Counters;
+use crate::policy::Policy;
+
+use super::Settings;
+use super::active::gain_reason;
+use super::evidence::Evidence;
+use super::landscape::{Bounds, Landscape, Prediction};
+use super::objective::Objective;
+use super::rollout::{Ban, PendingChange, bounded, rollout_for, step_range, worth_a_change};
+use super::verdict::{Expected, judge};
+
+/// The change under evaluation and the windows either side of it.
+#[derive(Debug, Clone, Copy)]
+pub struct Judged<'a> {
+    pub change: &'a PendingChange,
+    /// The window at `change.from` before the change.
+    pub before: &'a Counters,
+    /// The window at `change.to` since the change.
+    pub after: &'a Counters,
+}
+
+/// Everything one passive run decides from.
+#[derive(Debug, Clone, Copy)]
+pub struct PassiveInput<'a> {
+    pub arch: Architecture,
+    pub current: MemoryMb,
+    /// Everything observed per size over the look-back (this window and earlier ones).
+    pub history: &'a BTreeMap<MemoryMb, Counters>,
+    pub pending: Option<Judged<'a>>,
+    /// Bans recorded by earlier rollbacks (expired ones are ignored).
+    pub bans: &'a [Ban],
+    /// Callers invoke the function through an alias (changes go out as a canary).
+    pub via_alias: bool,
+    pub now: Minute,
+}
+
+/// The decision, plus what the shell must record: the verdict on the last change and a new
+/// ban when it rolled back.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outcome {
+    pub decision: MemoryDecision,
+    pub verdict: Option<Verdict>,
+    pub new_ban: Option<Ban>,
+}
+
+pub fn decide(input: &PassiveInput, policy: &Policy, cost: &CostModel, settings: &Settings) -> Outcome {
+    let mut verdict = None;
+    if let Some(j) = input.pending {
+        let expected = Expected {
+            p99_ms: j.change.expected.map(|e| e.p99_upper_ms.unwrap_or(e.p99_ms)),
+            slo_ms: policy.constraints.p99_slo_ms,
+        };
+        let v = judge(j.before, j.after, expected, &policy.guardrails);
+        match &v {
+            Verdict::Regressed { metric, .. } => {
+                let ban = Ban::after_regression(
+                    j.change.from,
+                    j.change.to,
+                    *metric,
+                    input.now,
+                    policy.guardrails.cooling_hours,
+                );
+                let decision = MemoryDecision::Rollback { from: j.change.to, to: j.change.from, verdict: v.clone() };
+                return Outcome { decision, verdict: Some(v), new_ban: Some(ban) };
+            }
+            Verdict::Inconclusive { invocations, needed } => {
+                let reason = MemoryReason::InsufficientData { invocations: *invocations, needed: *needed };
+                let decision = MemoryDecision::Keep { memory: input.current, reason };
+                return Outcome { decision, verdict: Some(v), new_ban: None };
+            }
+            Verdict::Healthy => {}
+        }
+        verdict = Some(v);
+        if let crate::decision::Rollout::AliasCanary { .. } = j.change.rollout
+            && input.current != j.change.to
+        {
+            let decision = MemoryDecision::Resize {
+                from: input.current,
+                to: j.change.to,
+                reason: MemoryReason::CanaryHealthy,
+                expected: j.change.expected.unwrap_or(crate::decision::Expectation {
+                    p50_ms: f64::NAN,
+                    p99_ms: f64::NAN,
+                    cost_per_million_usd: f64::NAN,
+                    confidence: 0.0,
+                    p99_upper_ms: None,
+                }),
+                rollout: crate::decision::Rollout::Direct,
+            };
+            return Outcome { decision, verdict, new_ban: None };
+        }
+    }
+    let decision = tune(input, policy, cost, settings);
+    Outcome { decision, verdict, new_ban: None }
+}
+
+fn tune(input: &PassiveInput, policy: &Policy, cost: &CostModel, settings: &Settings) -> MemoryDecision {
+    let g = &policy.guardrails;
+    let evidence = Evidence::from_history(input.history, g.confidence);
+    let current = input.current;
+    let seen = evidence.get(current).map_or(0, |s| s.invocations);
+    if seen < g.min_invocations {
+        // Out of memory or timeouts need no statistics: a size that failed is infeasible.
+        if evidence.oom_at.is_none_or(|m| m < current) && evidence.timeout_at.is_none_or(|m| m < current) {
+            let reason = MemoryReason::InsufficientData { invocations: seen, needed: g.min_invocations };
+            return MemoryDecision::Keep { memory: current, reason };
+        }
+    }
+    let bans: Vec<Ban> = input.bans.iter().copied().filter(|b| b.is_active(input.now)).collect();
+    let bounds = Bounds::new(&policy.constraints, &evidence, bans, current);
+    let objective = Objective::new(policy.goal, cost, input.arch, evidence.cold_share);
+    let l = Landscape::new(&evidence, policy, settings, objective, bounds);
+    let rollout = rollout_for(input.via_alias);
+    let (step_lo, step_hi) = step_range(current, &policy.constraints);
+    let candidates: Vec<MemoryMb> = l
+        .candidates(step_lo, step_hi)
+        .into_iter()
+        .filter(|&m| worth_a_change(current, m, &policy.constraints))
+        .collect();
+    let here = l.predict(current);
+    let resize = |to: &Prediction, reason: MemoryReason| {
+        let confidence = l.confidence_in(to, &candidates);
+        MemoryDecision::Resize {
+            from: current,
+            to: to.memory,
+            reason,
+            expected: l.expectation(to, confidence),
+            rollout,
+        }
+    };
+
+    // 3. A hard constraint broken here.
+    if let Some(constraint) = broken_here(&l, &here) {
+        let conf = g.confidence;
+        // The cheapest size within one step that meets it, else the furthest step toward it.
+        let fixes =
+            candidates.iter().map(|&m| l.predict(m)).filter(|p| p.p_feasible >= conf && l.bounds.allows(p.memory));
+        let to = fixes.min_by(|a, b| a.expected.total_cmp(&b.expected)).unwrap_or_else(|| {
+            let toward =
+                if l.bounds.lo > current || l.policy.constraints.p99_slo_ms.is_some() { step_hi } else { step_lo };
+            l.predict(bounded(current, toward.max(l.bounds.lo).min(l.bounds.hi), &policy.constraints))
+        });
+        if to.memory == current {
+            return MemoryDecision::Keep { memory: current, reason: MemoryReason::ConstraintViolated { constraint } };
+        }
+        return resize(&to, MemoryReason::ConstraintViolated { constraint });
+    }
+
+    // 4. A measured size is better by the tolerance.
+    let tol = settings.tolerance;
+    if let Some(best) = l.best_measured(g.min_invocations)
+        && best.memory != current
+        && best.score() < here.score() * (1.0 - tol)
+    {
+        let target = bounded(current, best.memory, &policy.constraints);
+        let to = if target == best.memory { best } else { l.predict(target) };
+        if l.bounds.allows(to.memory) && worth_a_change(current, to.memory, &policy.constraints) {
+            return resize(&to, gain_reason(&l, &to, &here));
+        }
+    }
+
+    // 5. Explore where the expected improvement is largest, among safe sizes within a step,
+    //    net of what a window there is expected to cost over the best known, spread over the
+    //    windows the gain would pay back in.
+    let reference = here.score().min(l.best_measured(g.min_invocations).map_or(f64::INFINITY, |b| b.score()));
+    let payback = f64::from(settings.payback_windows.max(1));
+    let explore = candidates
+        .iter()
+        .map(|&m| l.predict(m))
+        .filter(|p| p.p_feasible >= g.confidence)
+        .map(|p| (l.improvement(&p, reference) - (p.expected - reference).max(0.0) / payback, p))
+        .max_by(|a, b| a.0.total_cmp(&b.0).then(b.1.memory.cmp(&a.1.memory)));
+    if let Some((gain, p)) = explore
+        && gain >= tol * reference
+    {
+        let confidence = l.confidence_in(&p, &candidates);
+        return MemoryDecision::Explore {
+            from: current,
+            to: p.memory,
+            reason: MemoryReason::Exploring { uncertainty_pct: 100.0 * gain / reference },
+            expected: l.expectation(&p, confidence),
+            rollout,
+        };
+    }
+    MemoryDecision::Keep { memory: current, reason: MemoryReason::AtOptimum }
+}
+
+/// The hard constraint the current size breaks, if any.
+fn broken_here(l: &Landscape, here: &Prediction) -> Option<Constraint> {
+    let m = here.memory;
+    let c = &l.policy.constraints;
+    if !l.bounds.allows(m) {
+        if m < l.bounds.lo {
+            return Some(l.bounds.raised_by.unwrap_or(Constraint::MemoryHeadroom {
+                needed_mb: f64::from(l.bounds.lo.get()),
+                configured_mb: m.get(),
+            }));
+        }
+        if m > l.bounds.hi {
+            return Some(Constraint::MemoryHeadroom {
+                needed_mb: f64::from(l.bounds.hi.get()),
+                configured_mb: m.get(),
+            });
+        }
+    }
+    let s = l.evidence.get(m)?;
+    if let Some(slo) = c.p99_slo_ms
+        && let Some(p99) = s.p99_ms
+        && p99 > slo
+        && here.p_feasible < 0.5
+    {
+        return Some(Constraint::P99Slo { slo_ms: slo, observed_ms: p99 });
+    }
+    if let Some(ceiling) = c.cost_ceiling_per_million_usd
+        && here.cost_usd * 1e6 > ceiling
+        && here.p_feasible < 0.5
+    {
+        return Some(Constraint::CostCeiling { ceiling_usd: ceiling, observed_usd: here.cost_usd * 1e6 });
+    }
+    None
+}

@@ -1,0 +1,128 @@
+//! How far one run may move memory, how a change goes out, and what a regression leaves
+//! behind: the previous size to return to and a range of sizes off-limits for a while.
+
+use serde::{Deserialize, Serialize};
+
+use crate::decision::{Expectation, Metric, Rollout};
+use crate::domain::{MemoryMb, Minute};
+use crate::policy::Constraints;
+
+/// Share of an alias's traffic a canary version receives first.
+pub const CANARY_WEIGHT_PCT: u8 = 10;
+
+/// Sizes the tuner may not choose until `until`: left behind by a rolled-back change.
+///
+/// A regression moving down in memory bans the bad size and everything below it (less memory
+/// is less CPU and less room: it can only be as bad); moving up bans the bad size and
+/// everything above it.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Ban {
+    pub lowest: MemoryMb,
+    pub highest: MemoryMb,
+    /// The size that regressed.
+    pub regressed_at: MemoryMb,
+    pub metric: Metric,
+    /// First minute at which the ban no longer applies.
+    pub until: Minute,
+}
+
+impl Ban {
+    pub fn after_regression(good: MemoryMb, bad: MemoryMb, metric: Metric, now: Minute, cooling_hours: u32) -> Self {
+        let (lowest, highest) = if bad < good { (MemoryMb::MIN, bad) } else { (bad, MemoryMb::MAX) };
+        Self {
+            lowest,
+            highest,
+            regressed_at: bad,
+            metric,
+            until: now.plus(i64::from(cooling_hours) * Minute::PER_HOUR),
+        }
+    }
+
+    pub fn is_active(&self, now: Minute) -> bool {
+        now < self.until
+    }
+
+    pub fn covers(&self, memory: MemoryMb) -> bool {
+        (self.lowest..=self.highest).contains(&memory)
+    }
+}
+
+/// A change whose effect has not been judged yet: what the shell records when it applies a
+/// decision, and hands back to the next run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PendingChange {
+    pub at: Minute,
+    pub from: MemoryMb,
+    pub to: MemoryMb,
+    pub rollout: Rollout,
+    /// What the tuner expected at `to`.
+    pub expected: Option<Expectation>,
+}
+
+/// The sizes one run may move to from `current`: within `max_step_factor` either way and
+/// within the policy's memory range.
+pub fn step_range(current: MemoryMb, c: &Constraints) -> (MemoryMb, MemoryMb) {
+    let cur = f64::from(current.get());
+    let lo = MemoryMb::clamped((cur / c.max_step_factor).ceil()).max(c.min_memory_mb);
+    let hi = MemoryMb::clamped((cur * c.max_step_factor).floor()).min(c.max_memory_mb);
+    (lo.min(hi), hi.max(lo))
+}
+
+/// `target` brought within one run's step of `current`.
+pub fn bounded(current: MemoryMb, target: MemoryMb, c: &Constraints) -> MemoryMb {
+    let (lo, hi) = step_range(current, c);
+    target.clamp(lo, hi)
+}
+
+/// True when moving from `current` to `target` is a change worth deploying.
+pub fn worth_a_change(current: MemoryMb, target: MemoryMb, c: &Constraints) -> bool {
+    current.get().abs_diff(target.get()) >= c.min_step_mb.max(1)
+}
+
+/// How a change goes out: a weighted canary where callers come through an alias.
+pub fn rollout_for(via_alias: bool) -> Rollout {
+    if via_alias { Rollout::AliasCanary { weight_pct: CANARY_WEIGHT_PCT } } else { Rollout::Direct }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mb(v: u64) -> MemoryMb {
+        MemoryMb::new(v).unwrap()
+    }
+
+    #[test]
+    fn steps_are_bounded_by_the_factor_and_the_range() {
+        let c = Constraints::default();
+        assert_eq!(step_range(mb(1024), &c), (mb(512), mb(2048)));
+        assert_eq!(step_range(mb(200), &c), (mb(128), mb(400)));
+        assert_eq!(step_range(mb(8000), &c), (mb(4000), mb(10_240)));
+        assert_eq!(bounded(mb(1024), mb(128), &c), mb(512));
+        let narrow = Constraints { min_memory_mb: mb(512), max_memory_mb: mb(768), ..c.clone() };
+        assert_eq!(step_range(mb(1024), &narrow), (mb(512), mb(768)));
+        assert!(!worth_a_change(mb(1024), mb(1060), &c));
+        assert!(worth_a_change(mb(1024), mb(1088), &c));
+    }
+
+    #[test]
+    fn a_ban_covers_the_bad_side() {
+        let now = Minute(1_000);
+        let down = Ban::after_regression(mb(1024), mb(512), Metric::P99DurationMs, now, 168);
+        assert!(down.covers(mb(128)) && down.covers(mb(512)) && !down.covers(mb(513)));
+        assert!(down.is_active(now.plus(167 * 60)) && !down.is_active(now.plus(168 * 60)));
+        let up = Ban::after_regression(mb(512), mb(1024), Metric::ErrorRate, now, 1);
+        assert!(up.covers(mb(10_240)) && !up.covers(mb(1000)));
+        let json = serde_json::to_value(up).unwrap();
+        assert_eq!(json["metric"], "errorRate");
+        assert_eq!(serde_json::from_value::<Ban>(json).unwrap(), up);
+    }
+
+    #[test]
+    fn canary_only_through_an_alias() {
+        assert_eq!(rollout_for(false), Rollout::Direct);
+        assert_eq!(rollout_for(true), Rollout::AliasCanary { weight_pct: 10 });
+    }
+}

@@ -1,0 +1,214 @@
+//! The duration curve as a Gaussian process over ln(memory).
+//!
+//! What is modelled is `y = ln(mean billed duration)` against `x = ln(memory MB)`. The prior
+//! says what Lambda's CPU allocation implies and no more:
+//! - a power law `d ∝ m^β` on each side of one vCPU (1,769 MB), with slopes unknown but in
+//!   the range a CPU-share model allows. Below one vCPU, CPU-bound code has β = −1 (cost
+//!   flat) and code that waits on I/O β = 0 (cost ∝ memory): β ~ N(−0.5, 0.5²). Above it,
+//!   only code that runs threads in parallel gets faster: β ~ N(−0.25, 0.5²);
+//! - a free level (the function's own speed) with a flat prior;
+//! - smooth departures from the power law (super-linear speed-ups from less garbage
+//!   collection or less CPU throttling, the cap of parallelism) as an Ornstein–Uhlenbeck
+//!   term with sd [`CurvePrior::roughness_sd`] and correlation length [`CurvePrior::length`]
+//!   (the landscape picks the roughness the data make most probable).
+//!
+//! The posterior mean passes close to the measured sizes (as close as their noise says) and
+//! the posterior variance grows with the distance to the nearest measured size, which is what
+//! lets the search weigh where a new measurement teaches the most. No parameter is fitted to
+//! any data set: the prior is Lambda's CPU model, the posterior is the function's own data.
+
+/// Hyperparameters of the curve prior (see the module documentation).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CurvePrior {
+    /// Slope of ln(duration) on ln(memory) below the knee: mean and sd.
+    pub slope_mean: f64,
+    pub slope_sd: f64,
+    /// The same above the knee.
+    pub slope_above_mean: f64,
+    pub slope_above_sd: f64,
+    pub level_sd: f64,
+    pub roughness_sd: f64,
+    /// Correlation length of the departures, in units of ln(memory).
+    pub length: f64,
+    /// ln(memory) of the knee (one vCPU), where the two slopes meet.
+    pub anchor: f64,
+}
+
+impl Default for CurvePrior {
+    fn default() -> Self {
+        Self {
+            slope_mean: -0.5,
+            slope_sd: 0.5,
+            slope_above_mean: -0.25,
+            slope_above_sd: 0.5,
+            level_sd: 10.0,
+            roughness_sd: 0.2,
+            length: 1.0,
+            anchor: 1_769f64.ln(),
+        }
+    }
+}
+
+impl CurvePrior {
+    /// Distance below and above the knee.
+    fn sides(&self, x: f64) -> (f64, f64) {
+        ((x - self.anchor).min(0.0), (x - self.anchor).max(0.0))
+    }
+
+    fn mean(&self, x: f64) -> f64 {
+        let (below, above) = self.sides(x);
+        self.slope_mean * below + self.slope_above_mean * above
+    }
+
+    fn kernel(&self, a: f64, b: f64) -> f64 {
+        let ((a1, a2), (b1, b2)) = (self.sides(a), self.sides(b));
+        self.level_sd * self.level_sd
+            + self.slope_sd * self.slope_sd * a1 * b1
+            + self.slope_above_sd * self.slope_above_sd * a2 * b2
+            + self.roughness_sd * self.roughness_sd * (-(a - b).abs() / self.length).exp()
+    }
+}
+
+/// One measured point: ln(memory), ln(mean billed duration) and the variance of that mean.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Point {
+    pub x: f64,
+    pub y: f64,
+    pub noise_var: f64,
+}
+
+/// The fitted posterior.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Surrogate {
+    prior: CurvePrior,
+    xs: Vec<f64>,
+    /// Lower Cholesky factor of K + noise, row-major.
+    chol: Vec<Vec<f64>>,
+    /// (K + noise)⁻¹ (y − prior mean).
+    alpha: Vec<f64>,
+    /// ln p(y | prior, noise): how well this prior and these noise levels explain the data.
+    log_likelihood: f64,
+}
+
+impl Surrogate {
+    pub fn fit(points: &[Point], prior: CurvePrior) -> Self {
+        let n = points.len();
+        let xs: Vec<f64> = points.iter().map(|p| p.x).collect();
+        let mut k = vec![vec![0.0; n]; n];
+        for i in 0..n {
+            for j in 0..=i {
+                k[i][j] = prior.kernel(xs[i], xs[j]);
+                k[j][i] = k[i][j];
+            }
+            // A floor on the noise keeps the factorisation stable when points coincide.
+            k[i][i] += points[i].noise_var.max(1e-8);
+        }
+        let chol = cholesky(&k);
+        let resid: Vec<f64> = points.iter().map(|p| p.y - prior.mean(p.x)).collect();
+        let alpha = solve_upper_t(&chol, &solve_lower(&chol, &resid));
+        let fit: f64 = resid.iter().zip(&alpha).map(|(r, a)| r * a).sum();
+        let log_det: f64 = (0..n).map(|i| chol[i][i].ln()).sum();
+        let log_likelihood = -0.5 * fit - log_det - 0.5 * n as f64 * (2.0 * std::f64::consts::PI).ln();
+        Self { prior, xs, chol, alpha, log_likelihood }
+    }
+
+    /// Log marginal likelihood of the points the surrogate was fitted to (how well the prior
+    /// and the noise levels explain them).
+    pub fn log_likelihood(&self) -> f64 {
+        self.log_likelihood
+    }
+
+    /// Posterior mean and variance of ln(mean billed duration) at ln(memory) `x`.
+    pub fn predict(&self, x: f64) -> (f64, f64) {
+        let kx: Vec<f64> = self.xs.iter().map(|&xi| self.prior.kernel(x, xi)).collect();
+        let mean = self.prior.mean(x) + kx.iter().zip(&self.alpha).map(|(a, b)| a * b).sum::<f64>();
+        let v = solve_lower(&self.chol, &kx);
+        let var = self.prior.kernel(x, x) - v.iter().map(|a| a * a).sum::<f64>();
+        (mean, var.max(0.0))
+    }
+}
+
+fn cholesky(a: &[Vec<f64>]) -> Vec<Vec<f64>> {
+    let n = a.len();
+    let mut l = vec![vec![0.0; n]; n];
+    for i in 0..n {
+        for j in 0..=i {
+            let s: f64 = (0..j).map(|k| l[i][k] * l[j][k]).sum();
+            if i == j {
+                l[i][j] = (a[i][i] - s).max(1e-12).sqrt();
+            } else {
+                l[i][j] = (a[i][j] - s) / l[j][j];
+            }
+        }
+    }
+    l
+}
+
+/// Solves L·z = b.
+fn solve_lower(l: &[Vec<f64>], b: &[f64]) -> Vec<f64> {
+    let mut z = vec![0.0; b.len()];
+    for i in 0..b.len() {
+        let s: f64 = (0..i).map(|k| l[i][k] * z[k]).sum();
+        z[i] = (b[i] - s) / l[i][i];
+    }
+    z
+}
+
+/// Solves Lᵀ·z = b.
+fn solve_upper_t(l: &[Vec<f64>], b: &[f64]) -> Vec<f64> {
+    let n = b.len();
+    let mut z = vec![0.0; n];
+    for i in (0..n).rev() {
+        let s: f64 = (i + 1..n).map(|k| l[k][i] * z[k]).sum();
+        z[i] = (b[i] - s) / l[i][i];
+    }
+    z
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pt(mb: f64, ms: f64, noise_var: f64) -> Point {
+        Point { x: mb.ln(), y: ms.ln(), noise_var }
+    }
+
+    #[test]
+    fn passes_through_precise_points_and_is_unsure_between_far_ones() {
+        let s = Surrogate::fit(&[pt(256.0, 1000.0, 1e-6), pt(2048.0, 140.0, 1e-6)], CurvePrior::default());
+        let (m, v) = s.predict(256f64.ln());
+        assert!((m - 1000f64.ln()).abs() < 0.01 && v < 1e-5, "{m} {v}");
+        let (_, v_mid) = s.predict(724f64.ln());
+        let (_, v_far) = s.predict(10_240f64.ln());
+        assert!(v_mid > 1e-3 && v_far > v_mid, "{v_mid} {v_far}");
+    }
+
+    #[test]
+    fn a_single_point_extrapolates_with_the_prior_slope() {
+        let s = Surrogate::fit(&[pt(1024.0, 400.0, 1e-6)], CurvePrior::default());
+        let (m, _) = s.predict(512f64.ln());
+        // Slope −0.5 below one vCPU: halving memory multiplies the duration by √2.
+        assert!((m.exp() - 400.0 * 2f64.sqrt()).abs() < 5.0, "{}", m.exp());
+        // Above one vCPU the prior expects less gain.
+        let (m, _) = s.predict(3538f64.ln());
+        let want = 400.0 * (1769f64 / 1024.0).powf(-0.5) * 2f64.powf(-0.25);
+        assert!((m.exp() - want).abs() < 5.0, "{} vs {want}", m.exp());
+    }
+
+    #[test]
+    fn the_data_override_the_prior_slope() {
+        // A CPU-bound curve, d ∝ 1/m, measured at four sizes.
+        let pts: Vec<Point> = [128.0, 256.0, 512.0, 1024.0].iter().map(|&m| pt(m, 128_000.0 / m, 1e-4)).collect();
+        let s = Surrogate::fit(&pts, CurvePrior::default());
+        let (m, _) = s.predict(1536f64.ln());
+        assert!((m.exp() - 83.3).abs() / 83.3 < 0.05, "{}", m.exp());
+    }
+
+    #[test]
+    fn noisy_points_are_smoothed() {
+        let pts = [pt(512.0, 100.0, 0.25), pt(512.0, 300.0, 0.25)];
+        let s = Surrogate::fit(&pts, CurvePrior::default());
+        let (m, v) = s.predict(512f64.ln());
+        assert!((m - (100f64 * 300.0).sqrt().ln()).abs() < 0.05 && v < 0.2, "{m} {v}");
+    }
+}
