@@ -7,6 +7,7 @@ use std::collections::VecDeque;
 use autopilot_core::decision::ConcurrencyPlan;
 use autopilot_core::forecast::{ForecastConfig, forecast_load};
 use autopilot_core::observe::MinuteLoad;
+use autopilot_core::planner::evidence::IdleEvidence;
 use autopilot_core::planner::{PlannerState, plan};
 use autopilot_core::policy::ConcurrencyPolicy;
 use autopilot_core::{FunctionRef, Minute};
@@ -23,6 +24,12 @@ pub struct Autopilot {
     history_from: Minute,
     plan: Option<ConcurrencyPlan>,
     requested: u32,
+    /// Minutes in which this autopilot kept the function warm (warm-ups sent or PC in place):
+    /// the history there says nothing about how AWS treats idle environments.
+    covered: Vec<Minute>,
+    /// The history handed over at the start holds counts only (no cold starts): evidence
+    /// about idle environments starts after it.
+    observed_from: Minute,
     /// Plans made and time spent planning (forecast + plan), for the benchmark's figures.
     pub plans: u64,
 }
@@ -30,6 +37,7 @@ pub struct Autopilot {
 impl Autopilot {
     /// `history` is what the stats table holds before the window (may be empty).
     pub fn new(policy: ConcurrencyPolicy, history: Vec<MinuteLoad>, history_from: Minute) -> Self {
+        let observed_from = history.last().map_or(history_from, |l| l.minute.plus(1));
         Self {
             policy,
             config: ForecastConfig::default(),
@@ -38,6 +46,8 @@ impl Autopilot {
             history_from,
             plan: None,
             requested: 0,
+            covered: Vec::new(),
+            observed_from,
             plans: 0,
         }
     }
@@ -50,7 +60,10 @@ impl Autopilot {
         let load = self.history.make_contiguous();
         let forecast = forecast_load(load, &[], self.history_from, now, self.policy.horizon_minutes, &self.config);
         let state = PlannerState { provisioned: self.requested };
-        let p = plan(&self.function, now, &forecast, &setup::profile(), &state, &self.policy, &setup::cost_model());
+        let observed = load.partition_point(|l| l.minute < self.observed_from);
+        let evidence = IdleEvidence::from_history(&load[observed..], &self.covered);
+        let profile = setup::profile(Some(evidence));
+        let p = plan(&self.function, now, &forecast, &profile, &state, &self.policy, &setup::cost_model());
         self.plans += 1;
         self.plan = Some(p);
     }
@@ -74,6 +87,9 @@ impl Policy for Autopilot {
         let period = i64::from(self.policy.keep_warm_period_minutes.max(1));
         if self.policy.keep_warm && now.0.rem_euclid(period) == 0 {
             action.warm = plan.slot_at(now, slot).map_or(0, |s| s.keep_warm);
+        }
+        if action.warm > 0 || self.requested > 0 {
+            self.covered.push(now);
         }
         action
     }

@@ -3,6 +3,7 @@
 
 use autopilot_core::cost::CostModel;
 use autopilot_core::planner::FunctionProfile;
+use autopilot_core::planner::evidence::IdleEvidence;
 use autopilot_core::{Architecture, MemoryMb};
 
 pub const MEMORY_MB: u64 = 512;
@@ -22,7 +23,14 @@ pub fn cost_model() -> CostModel {
     CostModel::default()
 }
 
-/// What the planner knows of the function: the extension measures duration and INIT.
-pub fn profile() -> FunctionProfile {
-    FunctionProfile { architecture: ARCHITECTURE, memory: memory(), mean_duration_ms: None, init_ms: INIT_MS }
+/// What the planner knows of the function: the extension measures duration and INIT, the
+/// stats show which calls after idle spells were cold.
+pub fn profile(idle_evidence: Option<IdleEvidence>) -> FunctionProfile {
+    FunctionProfile {
+        architecture: ARCHITECTURE,
+        memory: memory(),
+        mean_duration_ms: None,
+        init_ms: INIT_MS,
+        idle_evidence,
+    }
 }

@@ -10,6 +10,7 @@ use std::collections::{BTreeMap, HashMap};
 use autopilot_core::decision::ConcurrencyPlan;
 use autopilot_core::forecast::{ForecastConfig, forecast_load};
 use autopilot_core::observe::MinuteLoad;
+use autopilot_core::planner::evidence::IdleEvidence;
 use autopilot_core::planner::{FunctionProfile, PlannerState, plan};
 use autopilot_core::policy::ConcurrencyPolicy;
 use autopilot_core::ports::{FunctionControl, StatsStore};
@@ -28,6 +29,8 @@ struct FunctionState {
     init_ms: Option<f64>,
     requested: u32,
     last_warm: Option<Minute>,
+    /// Minutes in which this autopilot kept the function warm (warm-ups, PC).
+    covered: Vec<Minute>,
     plan: Option<ConcurrencyPlan>,
 }
 
@@ -92,6 +95,7 @@ impl Autopilot for ConcurrencyAutopilot {
                     memory: config.memory,
                     mean_duration_ms: None,
                     init_ms: state.init_ms.unwrap_or(DEFAULT_INIT_MS),
+                    idle_evidence: Some(IdleEvidence::from_history(&state.history, &state.covered)),
                 };
                 let planner_state = PlannerState { provisioned: state.requested };
                 let policy = if alias.is_some() {
@@ -123,8 +127,13 @@ impl Autopilot for ConcurrencyAutopilot {
                 let count = p.slot_at(now, slot).map_or(0, |s| s.keep_warm);
                 if count > 0 && block_on(fleet.control.warm(&target, count)).is_ok() {
                     state.last_warm = Some(now);
+                    state.covered.push(now);
                 }
             }
+            if state.requested > 0 {
+                state.covered.push(now);
+            }
+            state.covered.retain(|m| *m >= from);
         }
         summary
     }

@@ -16,6 +16,7 @@
 //! The rate itself is uncertain: each quantile of the forecast is a scenario, weighted by
 //! [`SCENARIO_WEIGHTS`], and every figure is the mixture's expectation.
 
+use super::evidence::IdleEvidence;
 use crate::forecast::{Quantiles, SCENARIO_WEIGHTS};
 
 /// Most levels a slot is modelled with (far above any function the planner is for; beyond
@@ -33,6 +34,8 @@ pub struct SlotLevels {
     pub exposed: Vec<f64>,
     /// Expected arrivals per second (mixture mean).
     pub mean_rate: f64,
+    /// Expected entries of level 1 in the slot (calls finding the function idle).
+    pub entries_first: Option<f64>,
 }
 
 impl SlotLevels {
@@ -48,7 +51,9 @@ impl SlotLevels {
             cold: vec![0.0; levels],
             exposed: vec![0.0; levels],
             mean_rate: lambdas.iter().zip(SCENARIO_WEIGHTS).map(|(l, w)| l * w).sum(),
+            entries_first: None,
         };
+        let mut entries_first = 0.0;
         let mut pmf = vec![0.0; levels + 1];
         let mut at_least = vec![0.0; levels + 1];
         for (&lambda, weight) in lambdas.iter().zip(SCENARIO_WEIGHTS) {
@@ -61,6 +66,7 @@ impl SlotLevels {
                 tail += pmf[j];
                 at_least[j] = tail.min(1.0);
             }
+            entries_first += weight * slot_s * lambda * pmf[0];
             for j in 1..=levels {
                 let u = lambda * pmf[j - 1];
                 let stay = (-u * reclaim_s).exp();
@@ -69,7 +75,19 @@ impl SlotLevels {
                 out.exposed[j - 1] += weight * (1.0 - (-u * slot_s).exp()) * (1.0 - stay);
             }
         }
+        out.entries_first = (levels > 0).then_some(entries_first);
         out
+    }
+
+    /// Replaces the model's share of cold entries at level 1 (the idle function's first call)
+    /// by what the function's history shows, the model's share serving as the prior.
+    pub fn calibrate_first_level(&mut self, evidence: &IdleEvidence) {
+        let (Some(cold), Some(entries)) = (self.cold.first_mut(), self.entries_first) else { return };
+        if entries <= 0.0 {
+            return;
+        }
+        let model = (*cold / entries).clamp(0.0, 1.0);
+        *cold = entries * evidence.cold_share(model);
     }
 
     pub fn levels(&self) -> usize {

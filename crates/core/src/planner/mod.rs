@@ -24,6 +24,7 @@
 //! removes as many cold starts as it can (money only breaks ties). See [`levels`] for the
 //! traffic model.
 
+pub mod evidence;
 pub mod levels;
 pub mod prices;
 pub mod schedule;
@@ -37,6 +38,7 @@ use crate::decision::{ConcurrencyPlan, ConcurrencyReason, PlannedSlot};
 use crate::domain::{Architecture, FunctionRef, MemoryMb, Minute};
 use crate::forecast::{Forecast, ModelKind};
 use crate::policy::ConcurrencyPolicy;
+use evidence::IdleEvidence;
 use levels::SlotLevels;
 use prices::UnitPrices;
 use search::{BUDGET_PENALTY_USD, Choice, SlotEval, path_money, plan_levels};
@@ -54,6 +56,10 @@ pub struct FunctionProfile {
     pub mean_duration_ms: Option<f64>,
     /// Mean INIT duration of a cold start (ms), billed since 2025-08-01.
     pub init_ms: f64,
+    /// What the history says about calls after idle spells ([`evidence`]); `None` = the
+    /// level model alone.
+    #[serde(default)]
+    pub idle_evidence: Option<IdleEvidence>,
 }
 
 /// What is in place now.
@@ -78,11 +84,16 @@ pub fn plan(
     let prices = UnitPrices::new(cost, profile.architecture, profile.memory, duration_ms, profile.init_ms, policy);
     let slot_s = f64::from(policy.slot_minutes) * 60.0;
     let reclaim_s = f64::from(policy.assumed_reclaim_minutes) * 60.0;
-    let levels: Vec<SlotLevels> = forecast
+    let mut levels: Vec<SlotLevels> = forecast
         .slots
         .iter()
         .map(|s| SlotLevels::new(&s.invocations_per_minute, s.mean_per_minute, duration_ms / 1000.0, slot_s, reclaim_s))
         .collect();
+    if let Some(evidence) = profile.idle_evidence {
+        for lv in &mut levels {
+            lv.calibrate_first_level(&evidence);
+        }
+    }
     let max_pc = if policy.enabled { policy.max_provisioned.unwrap_or(u32::MAX) } else { 0 };
     let rounds = f64::from(policy.slot_minutes) / f64::from(policy.keep_warm_period_minutes.max(1));
     let baseline: Vec<f64> = levels

@@ -32,6 +32,7 @@ fn profile() -> FunctionProfile {
         memory: MemoryMb::new(512).unwrap(),
         mean_duration_ms: None,
         init_ms: 300.0,
+        idle_evidence: None,
     }
 }
 
@@ -151,4 +152,25 @@ fn no_history_plans_nothing_and_says_why() {
     let plan = plan(&function, NOW, &f, &profile(), &PlannerState::default(), &keep_warm(), &CostModel::default());
     assert!(plan.slots.iter().all(|s| s.provisioned == 0 && s.keep_warm == 0));
     assert_eq!(plan.slots[0].reason, ConcurrencyReason::InsufficientHistory { minutes: 0 });
+}
+
+#[test]
+fn the_history_of_idle_calls_decides_keep_warm_for_timers() {
+    // A timer every 15 minutes under a cost-neutral budget (+5%): whether warming it pays
+    // depends on whether its calls really land cold, which only its history can say.
+    let policy = ConcurrencyPolicy { keep_warm: true, max_extra_cost_pct: Some(5.0), ..ConcurrencyPolicy::default() };
+    let f = FunctionRef::parse("cron:live").unwrap();
+    let mut timer = forecast(&[1.0 / 15.0; 12]);
+    for s in &mut timer.slots {
+        s.invocations_per_minute = Quantiles([0.0, 0.0, 0.0, 0.2, 0.2, 0.2]);
+    }
+    let with = |evidence| {
+        let profile = FunctionProfile { idle_evidence: Some(evidence), ..profile() };
+        plan(&f, NOW, &timer, &profile, &PlannerState::default(), &policy, &CostModel::default())
+    };
+    let always_cold = with(evidence::IdleEvidence { after_idle: 40, cold: 40 });
+    assert!(always_cold.slots.iter().all(|s| s.keep_warm == 1), "{always_cold:?}");
+    assert!(always_cold.expected_cost_usd <= always_cold.baseline_cost_usd * 1.05);
+    let never_cold = with(evidence::IdleEvidence { after_idle: 40, cold: 0 });
+    assert!(never_cold.slots.iter().all(|s| s.keep_warm == 0), "{never_cold:?}");
 }
