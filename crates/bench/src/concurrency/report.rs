@@ -138,7 +138,7 @@ impl Report {
 
     /// Medians per policy over groups of cases.
     pub fn group_table(&self) -> String {
-        let groups: [(&str, Box<dyn Fn(&CaseResult) -> bool>); 5] = [
+        let groups: [(&str, CaseFilter); 5] = [
             ("all", Box::new(|_| true)),
             ("aggregate @1/s", Box::new(|c| c.scaling == Scaling::Mean1)),
             ("aggregate @50/s", Box::new(|c| c.scaling == Scaling::Mean50)),
@@ -169,6 +169,9 @@ impl Report {
         s
     }
 }
+
+/// Which cases a row of the group table covers.
+type CaseFilter = Box<dyn Fn(&CaseResult) -> bool>;
 
 fn truncate(s: &str, n: usize) -> String {
     s.chars().take(n).collect()
