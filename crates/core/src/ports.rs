@@ -13,7 +13,9 @@ use std::future::Future;
 use serde::{Deserialize, Serialize};
 
 use crate::domain::{Architecture, Concurrency, FunctionRef, MemoryMb, Minute};
-use crate::observe::MinuteStats;
+use crate::forecast::Forecast;
+use crate::observe::{MinuteStats, WindowSummary};
+use crate::planner::evidence::IdleEvidence;
 use crate::policy::Mode;
 
 /// How a caller should react to a failed port call. Every adapter classifies each error
@@ -38,13 +40,38 @@ impl ErrorKind {
     /// The stable Step Functions error name this kind maps to.
     pub fn error_name(self) -> &'static str {
         match self {
-            Self::Retryable => "Autopilot.Retryable",
-            Self::Conflict => "Autopilot.Conflict",
-            Self::InvalidInput | Self::NotFound => "Autopilot.InvalidInput",
-            Self::AccessDenied | Self::Fatal => "Autopilot.Fatal",
+            Self::Retryable => error_name::RETRYABLE,
+            Self::Conflict => error_name::CONFLICT,
+            Self::InvalidInput | Self::NotFound => error_name::INVALID_INPUT,
+            Self::AccessDenied | Self::Fatal => error_name::FATAL,
         }
     }
 }
+
+/// The Step Functions error names the Lambdas fail with (`errorType` of the failed task):
+/// the names `Retry` and `Catch` match in the state machine. A contract: the ASL and its
+/// tests use these, never a Rust type name.
+pub mod error_name {
+    /// Transient (throttling, timeouts, 5xx): retry with backoff.
+    pub const RETRYABLE: &str = "Autopilot.Retryable";
+    /// Another update in progress, a lease held, a condition failed: retry after a wait.
+    pub const CONFLICT: &str = "Autopilot.Conflict";
+    /// The input (or a function it names) is wrong: retrying cannot help.
+    pub const INVALID_INPUT: &str = "Autopilot.InvalidInput";
+    /// A change regressed and could not be rolled back inline: route to the rollback function.
+    pub const GUARDRAIL_TRIPPED: &str = "Autopilot.GuardrailTripped";
+    /// Anything else (access denied included): fail the execution.
+    pub const FATAL: &str = "Autopilot.Fatal";
+}
+
+/// Every error name a Lambda of the autopilot can fail with.
+pub const ERROR_NAMES: [&str; 5] = [
+    error_name::RETRYABLE,
+    error_name::CONFLICT,
+    error_name::INVALID_INPUT,
+    error_name::GUARDRAIL_TRIPPED,
+    error_name::FATAL,
+];
 
 /// A failed port call: its kind, the operation, a message and the underlying cause.
 #[derive(Debug)]
@@ -281,6 +308,43 @@ pub trait EventSink {
     fn publish(&self, events: &[DecisionEvent]) -> impl Future<Output = PortResult<()>> + Send;
 }
 
+/// A forecast as the forecast step stores it for apply-concurrency, with the one figure of
+/// the window the planner needs besides it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StoredForecast {
+    pub function: FunctionRef,
+    pub forecast: Forecast,
+    /// Mean INIT duration of the window's cold starts (ms); `None` when none was seen.
+    pub init_ms: Option<f64>,
+    /// Calls after idle spells in the window, and how many were cold.
+    #[serde(default)]
+    pub idle_evidence: Option<IdleEvidence>,
+}
+
+/// What one step of a run hands to the next, per function, outside the Step Functions
+/// payload (which stays a list of names): window summaries (collect → the deciding steps)
+/// and forecasts (forecast → apply-concurrency). The control table in AWS.
+pub trait RunStore {
+    /// Writes the summary of `summary.function` over `[summary.from, summary.to)`, replacing
+    /// one of the same window.
+    fn put_summary(&self, summary: &WindowSummary) -> impl Future<Output = PortResult<()>> + Send;
+    fn get_summary(
+        &self,
+        function: &FunctionRef,
+        from: Minute,
+        to: Minute,
+    ) -> impl Future<Output = PortResult<Option<WindowSummary>>> + Send;
+    /// Writes the forecast of `forecast.function` made at `forecast.forecast.origin`,
+    /// replacing one of the same origin.
+    fn put_forecast(&self, forecast: &StoredForecast) -> impl Future<Output = PortResult<()>> + Send;
+    fn get_forecast(
+        &self,
+        function: &FunctionRef,
+        origin: Minute,
+    ) -> impl Future<Output = PortResult<Option<StoredForecast>>> + Send;
+}
+
 /// Mutual exclusion per function across overlapping executions.
 pub trait Lease {
     /// Takes the lease until `until` unless another owner holds an unexpired one.
@@ -303,6 +367,25 @@ mod tests {
         assert_eq!(ErrorKind::Retryable.error_name(), "Autopilot.Retryable");
         assert_eq!(ErrorKind::Conflict.error_name(), "Autopilot.Conflict");
         assert_eq!(ErrorKind::InvalidInput.error_name(), "Autopilot.InvalidInput");
+        assert_eq!(ErrorKind::NotFound.error_name(), "Autopilot.InvalidInput");
+        assert_eq!(ErrorKind::AccessDenied.error_name(), "Autopilot.Fatal");
+        assert_eq!(ERROR_NAMES, [
+            "Autopilot.Retryable",
+            "Autopilot.Conflict",
+            "Autopilot.InvalidInput",
+            "Autopilot.GuardrailTripped",
+            "Autopilot.Fatal"
+        ]);
+        for kind in [
+            ErrorKind::Retryable,
+            ErrorKind::Conflict,
+            ErrorKind::NotFound,
+            ErrorKind::AccessDenied,
+            ErrorKind::InvalidInput,
+            ErrorKind::Fatal,
+        ] {
+            assert!(ERROR_NAMES.contains(&kind.error_name()), "{kind:?}");
+        }
     }
 
     #[test]

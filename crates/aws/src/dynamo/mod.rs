@@ -1,7 +1,8 @@
 //! DynamoDB adapters: the stats table the extension writes, and the control table (change
-//! log, leases, window summaries).
+//! log, leases, window summaries, forecasts).
 
 pub mod control;
+pub mod run_store;
 pub mod stats;
 pub mod summaries;
 pub mod tables;

@@ -1,0 +1,93 @@
+//! [`RunStore`] over the control table: window summaries ([`super::summaries`]) and
+//! forecasts, one item each:
+//!
+//! | item | `pk` | `sk` | other attributes |
+//! |---|---|---|---|
+//! | forecast | `FN#<resourceId>` | `FORECAST#<origin>` (10-digit minute) | `body` B (gzip of the [`StoredForecast`] JSON), `expiresAt` N (TTL: [`FORECAST_TTL_MINUTES`] after the origin) |
+//!
+//! Summaries expire [`SUMMARY_TTL_DAYS`] after their window ends.
+
+use std::io::{Read, Write};
+
+use autopilot_core::domain::{FunctionRef, Minute};
+use autopilot_core::observe::WindowSummary;
+use autopilot_core::ports::{ErrorKind, PortResult, RunStore, StoredForecast};
+use aws_sdk_dynamodb::primitives::Blob;
+use aws_sdk_dynamodb::types::AttributeValue;
+use flate2::Compression;
+use flate2::read::GzDecoder;
+use flate2::write::GzEncoder;
+
+use super::control::{BODY, ControlTable, TTL_ATTRIBUTE, function_key};
+use crate::error::{ClassifyExt, port_error};
+
+pub const FORECAST_PREFIX: &str = "FORECAST#";
+/// A forecast is read by the step right after it; kept a day for inspection.
+pub const FORECAST_TTL_MINUTES: i64 = Minute::PER_DAY;
+/// Window summaries are kept this long after their window.
+pub const SUMMARY_TTL_DAYS: i64 = 35;
+
+pub fn forecast_key(origin: Minute) -> String {
+    format!("{FORECAST_PREFIX}{:010}", origin.0)
+}
+
+fn gzip_json<T: serde::Serialize>(value: &T) -> Result<Vec<u8>, String> {
+    let json = serde_json::to_vec(value).map_err(|e| e.to_string())?;
+    let mut enc = GzEncoder::new(Vec::with_capacity(json.len() / 4), Compression::default());
+    enc.write_all(&json).map_err(|e| e.to_string())?;
+    enc.finish().map_err(|e| e.to_string())
+}
+
+fn gunzip_json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, String> {
+    let mut json = Vec::new();
+    GzDecoder::new(bytes).read_to_end(&mut json).map_err(|e| e.to_string())?;
+    serde_json::from_slice(&json).map_err(|e| e.to_string())
+}
+
+impl RunStore for ControlTable {
+    async fn put_summary(&self, summary: &WindowSummary) -> PortResult<()> {
+        let expires = summary.to.plus(SUMMARY_TTL_DAYS * Minute::PER_DAY).epoch_ms() / 1000;
+        ControlTable::put_summary(self, summary, Some(expires)).await.map(|_| ())
+    }
+
+    async fn get_summary(&self, function: &FunctionRef, from: Minute, to: Minute) -> PortResult<Option<WindowSummary>> {
+        ControlTable::get_summary(self, function, from, to).await
+    }
+
+    async fn put_forecast(&self, forecast: &StoredForecast) -> PortResult<()> {
+        const OP: &str = "DynamoDB.PutItem";
+        let body = gzip_json(forecast).map_err(|e| port_error(ErrorKind::InvalidInput, OP, e))?;
+        let origin = forecast.forecast.origin;
+        let expires = origin.plus(FORECAST_TTL_MINUTES).epoch_ms() / 1000;
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(Self::key(function_key(&forecast.function), forecast_key(origin))))
+            .item(BODY, AttributeValue::B(Blob::new(body)))
+            .item(TTL_ATTRIBUTE, AttributeValue::N(expires.to_string()))
+            .send()
+            .await
+            .classify(OP)?;
+        Ok(())
+    }
+
+    async fn get_forecast(&self, function: &FunctionRef, origin: Minute) -> PortResult<Option<StoredForecast>> {
+        const OP: &str = "DynamoDB.GetItem";
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::key(function_key(function), forecast_key(origin))))
+            .consistent_read(true)
+            .send()
+            .await
+            .classify(OP)?;
+        let Some(item) = out.item() else { return Ok(None) };
+        match item.get(BODY) {
+            Some(AttributeValue::B(b)) => gunzip_json(b.as_ref())
+                .map(Some)
+                .map_err(|e| port_error(ErrorKind::Fatal, OP, format!("forecast of {function} does not decode: {e}"))),
+            _ => Err(port_error(ErrorKind::Fatal, OP, format!("forecast item of {function} has no binary body"))),
+        }
+    }
+}

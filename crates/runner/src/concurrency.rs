@@ -1,0 +1,243 @@
+//! apply-concurrency: per function of a batch, the core planner's plan from the stored
+//! forecast and the PC in place now; the PC level to request (a lead time ahead) on the
+//! function's alias, and, when the policy opts in, one keep-warm round.
+//!
+//! PC is set on the function's first alias; a function without an alias gets no PC (Lambda
+//! sets PC on an alias or version, never `$LATEST`) and keep-warm, if any, on `$LATEST`.
+//! Change records of PC are kept under the alias (`name:alias`), which is what rollback
+//! takes to restore them.
+
+use autopilot_core::cost::CostModel;
+use autopilot_core::decision::ConcurrencyPlan;
+use autopilot_core::planner::{FunctionProfile, PlannerState, plan};
+use autopilot_core::policy::{ConcurrencyPolicy, Mode};
+use autopilot_core::ports::{
+    Change, ChangeLog, ChangeRecord, ChangeStatus, ErrorKind, EventSink, FunctionControl, FunctionState, Lease,
+    PortError, PortResult, Recorded, RunStore, detail_type,
+};
+use autopilot_core::{Concurrency, FunctionRef, MemoryMb};
+use serde_json::json;
+
+use crate::RunError;
+use crate::act::{acquire, apply_recorded, change_id, kind, record_intent, release_after};
+use crate::contract::{
+    ApplyConcurrencyOutput, BatchInput, ConcurrencyResult, Outcome, RunKind, SkipReason, Skipped, Warmed,
+};
+use crate::events::event;
+use crate::forecast::{forecast_origin, valid_batch};
+
+/// INIT assumed for a function whose window had no cold start (ms).
+pub const DEFAULT_INIT_MS: f64 = 200.0;
+
+/// The ports apply-concurrency reads and acts through.
+#[derive(Debug, Clone, Copy)]
+pub struct ConcurrencyPorts<'a, F, C, E, L, R> {
+    pub control: &'a F,
+    pub changes: &'a C,
+    pub events: &'a E,
+    pub lease: &'a L,
+    pub store: &'a R,
+}
+
+enum Done {
+    Kept,
+    Changed(ConcurrencyResult),
+    Skipped(SkipReason),
+}
+
+pub async fn apply_concurrency_batch<F, C, E, L, R>(
+    p: &ConcurrencyPorts<'_, F, C, E, L, R>,
+    input: &BatchInput,
+) -> Result<ApplyConcurrencyOutput, RunError>
+where
+    F: FunctionControl,
+    C: ChangeLog,
+    E: EventSink,
+    L: Lease,
+    R: RunStore,
+{
+    valid_batch(input, RunKind::Concurrency, "apply-concurrency")?;
+    let mode = input.policy.mode;
+    let mut out = ApplyConcurrencyOutput {
+        mode,
+        evaluated: 0,
+        kept: 0,
+        results: Vec::new(),
+        warmed: Vec::new(),
+        skipped: Vec::new(),
+    };
+    if mode == Mode::Observe {
+        return Ok(out);
+    }
+    let mut failures = Vec::new();
+    for function in &input.functions {
+        match one(p, input, function, &mut out.warmed).await {
+            Ok(Done::Kept) => {
+                out.evaluated += 1;
+                out.kept += 1;
+            }
+            Ok(Done::Changed(r)) => {
+                out.evaluated += 1;
+                out.results.push(r);
+            }
+            Ok(Done::Skipped(reason)) => out.skipped.push(Skipped { function: function.clone(), reason }),
+            Err(e) if e.kind == ErrorKind::NotFound => {
+                out.skipped.push(Skipped { function: function.clone(), reason: SkipReason::NotFound });
+            }
+            Err(e) => failures.push((function.clone(), e)),
+        }
+    }
+    match RunError::from_failures(input.functions.len(), failures) {
+        Some(e) => Err(e),
+        None => Ok(out),
+    }
+}
+
+/// The plan for `target` at `now`, from the stored forecast and the PC in place.
+pub fn plan_for(
+    target: &FunctionRef,
+    config: &autopilot_core::ports::FunctionConfig,
+    stored: &autopilot_core::ports::StoredForecast,
+    current: u32,
+    policy: &ConcurrencyPolicy,
+    now: autopilot_core::Minute,
+) -> ConcurrencyPlan {
+    let profile = FunctionProfile {
+        architecture: config.architecture,
+        memory: config.memory,
+        mean_duration_ms: None,
+        init_ms: stored.init_ms.unwrap_or(DEFAULT_INIT_MS),
+        idle_evidence: stored.idle_evidence,
+    };
+    let policy = if target.is_alias() {
+        policy.clone()
+    } else {
+        ConcurrencyPolicy { max_provisioned: Some(0), ..policy.clone() }
+    };
+    plan(
+        target,
+        now,
+        &stored.forecast,
+        &profile,
+        &PlannerState { provisioned: current },
+        &policy,
+        &CostModel::default(),
+    )
+}
+
+async fn one<F, C, E, L, R>(
+    p: &ConcurrencyPorts<'_, F, C, E, L, R>,
+    input: &BatchInput,
+    function: &FunctionRef,
+    warmed: &mut Vec<Warmed>,
+) -> PortResult<Done>
+where
+    F: FunctionControl,
+    C: ChangeLog,
+    E: EventSink,
+    L: Lease,
+    R: RunStore,
+{
+    let k = &input.policy.concurrency;
+    let now = input.now.0;
+    let config = p.control.get_function(function).await?;
+    let Some(stored) = p.store.get_forecast(function, forecast_origin(now, k.slot_minutes)).await? else {
+        return Ok(Done::Skipped(SkipReason::NoForecast));
+    };
+    let alias = config.aliases.first().map(|a| a.name.clone());
+    let target = function.with_qualifier(alias.as_deref()).map_err(|e| {
+        PortError::new(ErrorKind::Fatal, "apply-concurrency", format!("{function}: alias not valid: {e}"))
+    })?;
+    let current = match &alias {
+        Some(_) => p.control.get_provisioned(&target).await?.map_or(0, |pc| pc.requested.get()),
+        None => 0,
+    };
+    let plan = plan_for(&target, &config, &stored, current, k, now);
+    let level =
+        if k.enabled { plan.provisioned_to_request(now, k.slot_minutes, k.allocation_lead_minutes) } else { current };
+    let mode = input.policy.mode;
+    let mut done = Done::Kept;
+    if alias.is_some() && level != current {
+        done = if mode.applies_changes() {
+            change_pc(p, input, &target, current, level, config.memory, &plan).await?
+        } else {
+            let detail = json!({"kind": "concurrency", "target": target, "from": current, "to": level, "plan": plan});
+            p.events.publish(&[event(detail_type::RECOMMENDATION, &target, mode, now, detail)]).await?;
+            Done::Changed(ConcurrencyResult {
+                target: target.clone(),
+                from: current,
+                to: level,
+                outcome: Outcome::Recommended,
+            })
+        };
+    }
+    if mode.applies_changes() && k.keep_warm {
+        let count = plan.slot_at(now, k.slot_minutes).map_or(0, |s| s.keep_warm);
+        if count > 0 {
+            let w = p.control.warm(&target, count).await?;
+            warmed.push(Warmed { target, sent: w.sent, landed_cold: w.landed_cold, failed: w.failed });
+        }
+    }
+    Ok(done)
+}
+
+async fn change_pc<F, C, E, L, R>(
+    p: &ConcurrencyPorts<'_, F, C, E, L, R>,
+    input: &BatchInput,
+    target: &FunctionRef,
+    current: u32,
+    level: u32,
+    memory: MemoryMb,
+    plan: &ConcurrencyPlan,
+) -> PortResult<Done>
+where
+    F: FunctionControl,
+    C: ChangeLog,
+    E: EventSink,
+    L: Lease,
+{
+    let (now, owner) = (input.now.0, input.execution_id.as_str());
+    if !acquire(p.lease, target, owner, now).await? {
+        return Ok(Done::Skipped(SkipReason::LeaseHeld));
+    }
+    let work = async {
+        let id = change_id(owner, target, kind::PROVISIONED);
+        let record = ChangeRecord {
+            id: id.clone(),
+            function: target.clone(),
+            at: now,
+            change: Change::Provisioned { from: current, to: level },
+            previous: FunctionState { memory, alias: None, provisioned: Concurrency::new(u64::from(current)).ok() },
+            status: ChangeStatus::Intended,
+            reason: serde_json::to_value(plan).unwrap_or_default(),
+        };
+        let (record, how) = record_intent(p.changes, record).await?;
+        let Change::Provisioned { from, to } = record.change else {
+            return Err(PortError::new(
+                ErrorKind::Conflict,
+                "apply-concurrency",
+                format!("change {id} is not a PC change"),
+            ));
+        };
+        if how == Recorded::AlreadyThere && current == to {
+            return Ok(ConcurrencyResult { target: target.clone(), from, to, outcome: Outcome::AlreadyThere });
+        }
+        apply_recorded(p.changes, &record, set_level(p.control, target, to)).await?;
+        let detail = json!({"target": target, "from": from, "to": to, "changeId": id, "plan": plan});
+        p.events.publish(&[event(detail_type::CONCURRENCY_CHANGED, target, input.policy.mode, now, detail)]).await?;
+        Ok(ConcurrencyResult { target: target.clone(), from, to, outcome: Outcome::Applied })
+    }
+    .await;
+    release_after(p.lease, target, owner, work).await.map(Done::Changed)
+}
+
+/// Requests `level` PC on `target` (0 removes the configuration).
+pub async fn set_level<F: FunctionControl>(control: &F, target: &FunctionRef, level: u32) -> PortResult<()> {
+    if level == 0 {
+        control.delete_provisioned(target).await
+    } else {
+        let c = Concurrency::new(u64::from(level))
+            .map_err(|e| PortError::new(ErrorKind::InvalidInput, "apply-concurrency", e.to_string()))?;
+        control.put_provisioned(target, c).await
+    }
+}

@@ -1,0 +1,82 @@
+//! tune-memory: for one batch of a memory run, the core tuner's decision per function (judge the last change, roll back a regression inline, explore or resize in bounded steps, canary behind an alias), applied in autopilot mode, published as a recommendation in recommend mode.
+//!
+//! Input: [`Input`] ([`autopilot_runner::contract::BatchInput`]); output: [`Output`]
+//! ([`autopilot_runner::contract::TuneMemoryOutput`]). Errors: [`Error`], reported with a stable
+//! Step Functions error name. The run logic is [`autopilot_runner`]'s; this crate is the
+//! contract, the configuration and the logging.
+
+use autopilot_core::ports::{ChangeLog, EventSink, FunctionControl, Lease, RunStore};
+use autopilot_lambda::config::{
+    CONTROL_TABLE, ConfigError, DEFAULT_EVENT_BUS, EVENT_BUS, LOG_LEVEL, LogLevel, env_lookup, log_level, or_default,
+    required,
+};
+use autopilot_runner::{MemoryPorts, tune_memory_batch};
+use lambda_runtime::LambdaEvent;
+use lambda_runtime::tracing::info;
+
+pub use autopilot_lambda::HandlerError as Error;
+pub use autopilot_runner::contract::{BatchInput as Input, TuneMemoryOutput as Output};
+
+/// The environment this function reads (wiring only; tunables are the execution's policy).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    pub control_table: String,
+    pub event_bus: String,
+    pub log_level: LogLevel,
+}
+
+impl Config {
+    /// Every variable [`Config::from_lookup`] reads: the template must set exactly these.
+    pub const VARS: &[&str] = &[CONTROL_TABLE, EVENT_BUS, LOG_LEVEL];
+
+    /// Strict: a required variable missing or any variable malformed is an error naming it.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        Ok(Self {
+            control_table: required(&lookup, CONTROL_TABLE)?,
+            event_bus: or_default(&lookup, EVENT_BUS, DEFAULT_EVENT_BUS)?,
+            log_level: log_level(&lookup)?,
+        })
+    }
+
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(env_lookup)
+    }
+}
+
+/// The ports this function uses.
+#[derive(Debug)]
+pub struct Deps<F, C, E, L, R> {
+    /// The Lambda control plane.
+    pub control: F,
+    /// The change log.
+    pub changes: C,
+    /// Decision events.
+    pub events: E,
+    /// Per-function leases.
+    pub lease: L,
+    /// Window summaries.
+    pub store: R,
+}
+
+pub async fn handler<F, C, E, L, R>(event: LambdaEvent<Input>, deps: &Deps<F, C, E, L, R>) -> Result<Output, Error>
+where
+    F: FunctionControl,
+    C: ChangeLog,
+    E: EventSink,
+    L: Lease,
+    R: RunStore,
+{
+    let ports = MemoryPorts {
+        control: &deps.control,
+        changes: &deps.changes,
+        events: &deps.events,
+        lease: &deps.lease,
+        store: &deps.store,
+    };
+    let out = tune_memory_batch(&ports, &event.payload).await?;
+    for r in &out.results {
+        info!(function = %r.function, action = %r.action, from = r.from.get(), to = r.to.get(), outcome = ?r.outcome, verdict = ?r.verdict, "memory decision");
+    }
+    info!(mode = ?out.mode, evaluated = out.evaluated, kept = out.kept, changed = out.results.len(), rolled_back = out.rolled_back.len(), skipped = out.skipped.len(), "tune-memory");
+    Ok(out)
+}
