@@ -15,6 +15,11 @@ use autopilot_core::{FunctionRef, Minute};
 use super::driver::{Action, MinuteObs, Policy};
 use super::setup;
 
+/// Post-idle calls the autopilot wants to have seen before it stops exploring.
+pub const ENOUGH_EVIDENCE: u64 = 8;
+/// While exploring, one warm-up round in this many is skipped.
+pub const EXPLORE_EVERY: u64 = 3;
+
 #[derive(Debug)]
 pub struct Autopilot {
     policy: ConcurrencyPolicy,
@@ -30,6 +35,12 @@ pub struct Autopilot {
     /// The history handed over at the start holds counts only (no cold starts): evidence
     /// about idle environments starts after it.
     observed_from: Minute,
+    /// Too little evidence about idle environments: while only one environment is kept warm,
+    /// every [`EXPLORE_EVERY`]-th warm-up round is skipped so that some idle spell goes
+    /// uncovered and shows what AWS does (a 5-minute timer needs no warm-up if environments
+    /// live 15 minutes, and only such a spell can tell).
+    explore: bool,
+    rounds: u64,
     /// Plans made and time spent planning (forecast + plan), for the benchmark's figures.
     pub plans: u64,
 }
@@ -48,6 +59,8 @@ impl Autopilot {
             requested: 0,
             covered: Vec::new(),
             observed_from,
+            explore: true,
+            rounds: 0,
             plans: 0,
         }
     }
@@ -62,6 +75,7 @@ impl Autopilot {
         let state = PlannerState { provisioned: self.requested };
         let observed = load.partition_point(|l| l.minute < self.observed_from);
         let evidence = IdleEvidence::from_history(&load[observed..], &self.covered);
+        self.explore = evidence.after_idle < ENOUGH_EVIDENCE;
         let profile = setup::profile(Some(evidence));
         let p = plan(&self.function, now, &forecast, &profile, &state, &self.policy, &setup::cost_model());
         self.plans += 1;
@@ -87,6 +101,14 @@ impl Policy for Autopilot {
         let period = i64::from(self.policy.keep_warm_period_minutes.max(1));
         if self.policy.keep_warm && now.0.rem_euclid(period) == 0 {
             action.warm = plan.slot_at(now, slot).map_or(0, |s| s.keep_warm);
+            if action.warm > 0 {
+                self.rounds += 1;
+                // Only a function that idles (one environment kept warm) has idle spells to
+                // learn from; a busy one never would, and skipping its rounds costs cold starts.
+                if self.explore && action.warm == 1 && self.rounds.is_multiple_of(EXPLORE_EVERY) {
+                    action.warm = 0;
+                }
+            }
         }
         if action.warm > 0 || self.requested > 0 {
             self.covered.push(now);
