@@ -72,14 +72,17 @@ pub fn decide(input: &PassiveInput, policy: &Policy, cost: &CostModel, settings:
         };
         let v = judge(j.before, j.after, expected, &policy.guardrails);
         match &v {
-            Verdict::Regressed { metric, .. } => {
-                let ban = Ban::after_regression(
+            Verdict::Regressed { metric, before, .. } => {
+                let mut ban = Ban::after_regression(
                     j.change.from,
                     j.change.to,
                     *metric,
                     input.now,
                     policy.guardrails.cooling_hours,
                 );
+                if *metric == crate::decision::Metric::P99DurationMs && before.is_finite() {
+                    ban.p99_limit_ms = Some(before * (1.0 + policy.guardrails.p99_margin));
+                }
                 let decision = MemoryDecision::Rollback { from: j.change.to, to: j.change.from, verdict: v.clone() };
                 return Outcome { decision, verdict: Some(v), new_ban: Some(ban) };
             }
@@ -110,7 +113,16 @@ pub fn decide(input: &PassiveInput, policy: &Policy, cost: &CostModel, settings:
             return Outcome { decision, verdict, new_ban: None };
         }
     }
-    let decision = tune(input, policy, cost, settings);
+    // A p99 regression's limit is an SLO until its ban expires.
+    let limit = input.bans.iter().filter(|b| b.is_active(input.now)).filter_map(|b| b.p99_limit_ms).reduce(f64::min);
+    let decision = match limit {
+        Some(limit) => {
+            let mut held = policy.clone();
+            held.constraints.p99_slo_ms = Some(held.constraints.p99_slo_ms.map_or(limit, |s| s.min(limit)));
+            tune(input, &held, cost, settings)
+        }
+        None => tune(input, policy, cost, settings),
+    };
     Outcome { decision, verdict, new_ban: None }
 }
 

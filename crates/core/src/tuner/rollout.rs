@@ -25,6 +25,11 @@ pub struct Ban {
     pub metric: Metric,
     /// First minute at which the ban no longer applies.
     pub until: Minute,
+    /// After a p99 regression: the p99 the function had at the good size, plus the
+    /// guardrail's margin. Until the ban expires it is an SLO the tuner keeps (sizes that
+    /// share the cliff are off-limits too, not only the one that showed it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub p99_limit_ms: Option<f64>,
 }
 
 impl Ban {
@@ -36,6 +41,7 @@ impl Ban {
             regressed_at: bad,
             metric,
             until: now.plus(i64::from(cooling_hours) * Minute::PER_HOUR),
+            p99_limit_ms: None,
         }
     }
 

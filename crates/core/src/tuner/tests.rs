@@ -150,13 +150,19 @@ fn a_regressed_change_is_rolled_back_and_its_side_banned() {
     }
     let ban = out.new_ban.expect("a rollback bans the bad side");
     assert!(ban.covers(mb(512)) && ban.covers(mb(128)) && !ban.covers(mb(1024)));
+    let limit = ban.p99_limit_ms.expect("a p99 regression leaves a p99 limit");
+    assert!(limit > 40.0 && limit < 80.0, "the p99 at 1,024 MB plus the margin: {limit}");
     assert_eq!(ban.until, inp.now.plus(168 * 60));
-    // While banned, the tuner does not go back below 513 MB, whatever the cost says.
+    // While banned, the tuner does not go back below 513 MB, whatever the cost says, nor
+    // to any size whose p99 it expects above the limit.
     let bans = [ban];
     let mut inp = input(mb(1024), &history, &bans);
     for _ in 0..3 {
         let d = run(&inp, &Policy::default()).decision;
         assert!(d.target() > mb(512), "{d:?}");
+        if let MemoryDecision::Explore { expected, .. } | MemoryDecision::Resize { expected, .. } = &d {
+            assert!(expected.p99_ms <= limit, "{d:?}");
+        }
         inp.current = d.target();
     }
 }

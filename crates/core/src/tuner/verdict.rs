@@ -10,7 +10,8 @@
 //!   is not a regression);
 //! - **p99 duration**: a quantile test. The allowed p99 is the SLO when one is set, else
 //!   `(1 + p99Margin) ×` the p99 the change was expected to give (or a distribution-free
-//!   upper bound of the p99 before). If the true p99 after is within it, at most 1% of the
+//!   upper bound of the p99 before); when the SLO was already broken before the change,
+//!   `(1 + p99Margin) ×` the p99 before (not breaking it, but not worsening it). If the true p99 after is within it, at most 1% of the
 //!   new invocations exceed it, so the count above it is at most `Binomial(n₂, 0.01)`; many
 //!   more is a regression. A p99 that rises as predicted (less memory is slower) is not one.
 //!
@@ -82,17 +83,23 @@ pub fn rate_p_value(k1: u64, n1: u64, k2: u64, n2: u64) -> f64 {
 }
 
 /// The p99 a change may reach before it counts as a regression; `None` when there is
-/// nothing to judge it by.
+/// nothing to judge it by. With an SLO that held before the change, the SLO; with one that
+/// was already broken, the p99 before plus the margin (the change did not break it, but
+/// must not make it worse).
 pub fn allowed_p99(before: &Counters, expected: Expected, g: &Guardrails) -> Option<f64> {
-    if let Some(slo) = expected.slo_ms {
-        return Some(slo);
-    }
-    let base = expected.p99_ms.or_else(|| {
+    let before_upper = || {
         let n = before.duration.count();
         let alpha = (1.0 - g.confidence) / TESTS;
         quantile_upper_rank(n, 0.99, 1.0 - alpha / 2.0)
             .and_then(|r| before.duration.quantile((((r - 1) as f64 + 0.5) / (n - 1).max(1) as f64).min(1.0)))
-    })?;
+    };
+    if let Some(slo) = expected.slo_ms {
+        return match before.duration.quantile(0.99) {
+            Some(p99) if p99 > slo => Some(before_upper().unwrap_or(p99).max(slo) * (1.0 + g.p99_margin)),
+            _ => Some(slo),
+        };
+    }
+    let base = expected.p99_ms.or_else(before_upper)?;
     Some(base * (1.0 + g.p99_margin))
 }
 
@@ -158,6 +165,12 @@ mod tests {
         // With an SLO, only the SLO counts.
         let with_slo = Expected { p99_ms: Some(600.0), slo_ms: Some(2_500.0) };
         assert_eq!(judge(&before, &cliff, with_slo, &g()), Verdict::Healthy);
+        let tight = Expected { p99_ms: Some(600.0), slo_ms: Some(1_000.0) };
+        assert!(matches!(judge(&before, &cliff, tight, &g()), Verdict::Regressed { .. }));
+        // An SLO already broken before the change: judged against the p99 before.
+        let broken = Expected { p99_ms: None, slo_ms: Some(100.0) };
+        assert_eq!(judge(&before, &before, broken, &g()), Verdict::Healthy);
+        assert!(matches!(judge(&before, &cliff, broken, &g()), Verdict::Regressed { .. }));
     }
 
     #[test]
