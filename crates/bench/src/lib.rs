@@ -6,3 +6,4 @@
 pub mod concurrency;
 pub mod forecast;
 pub mod scale;
+pub mod tuner;

@@ -18,7 +18,7 @@ fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
 #[test]
 fn arguments_parse_with_their_documented_defaults() {
     let Sub::Simulate(a) = parse(&["simulate"]).unwrap().command else { panic!("simulate") };
-    assert_eq!((a.functions, a.days, a.seed, a.keep_alive_minutes), (12, 7.0, 1, 10.0));
+    assert_eq!((a.functions, a.days, a.seed, a.keep_alive_minutes), (13, 7.0, 1, 10.0));
     assert!(a.trace.is_none() && a.json.is_none());
     let Sub::Simulate(a) =
         parse(&["simulate", "--functions", "1000", "--days", "14", "--seed", "7", "--json", "o.json"]).unwrap().command
@@ -44,17 +44,24 @@ fn arguments_parse_with_their_documented_defaults() {
 fn simulate_runs_a_small_fleet_and_writes_the_documented_json() {
     let json_path = tmp("sim.json");
     let cli =
-        parse(&["simulate", "--functions", "14", "--days", "0.5", "--json", json_path.to_str().unwrap()]).unwrap();
+        parse(&["simulate", "--functions", "14", "--days", "1.5", "--json", json_path.to_str().unwrap()]).unwrap();
     let (mut out, mut err) = (Vec::new(), Vec::new());
     run(cli, &mut out, &mut err).unwrap();
     let text = String::from_utf8(out).unwrap();
-    assert!(text.contains("do-nothing policy") && text.contains("checkout-api") && text.contains("total"), "{text}");
+    assert!(text.contains("memory-tuner") && text.contains("checkout-api") && text.contains("total"), "{text}");
+    assert!(text.contains("Memory tuner") && text.contains("rollback"), "{text}");
     let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&json_path).unwrap()).unwrap();
     std::fs::remove_file(&json_path).unwrap();
     assert_eq!(v["schema"], "autopilot.simulate.v1");
     assert_eq!(v["config"]["functions"], 14);
-    assert_eq!(v["autopilotPolicy"], "do-nothing");
-    assert_eq!(v["autopilotIsBaseline"], true);
+    assert_eq!(v["autopilotPolicy"], "memory-tuner");
+    assert_eq!(v["autopilotIsBaseline"], false);
+    // One daily memory run (at the end of day one) decided for every function.
+    let memory = v["memoryAutopilot"].as_array().unwrap();
+    assert_eq!(memory.len(), 14);
+    for field in ["function", "startMb", "endMb", "path", "explorations", "resizes", "rollbacks"] {
+        assert!(memory[0].get(field).is_some(), "memoryAutopilot[0].{field}");
+    }
     for run in ["baseline", "autopilot"] {
         let functions = v[run]["functions"].as_array().unwrap();
         assert_eq!(functions.len(), 14);
@@ -73,7 +80,6 @@ fn simulate_runs_a_small_fleet_and_writes_the_documented_json() {
         }
         assert!(v[run]["total"]["invocations"].as_u64().unwrap() > 0);
     }
-    assert_eq!(v["baseline"], v["autopilot"]);
 }
 
 #[test]
@@ -108,7 +114,7 @@ fn the_binary_teaches_and_fails_clearly() {
     let bin = env!("CARGO_BIN_EXE_autopilot");
     let help = Command::new(bin).args(["simulate", "--help"]).output().unwrap();
     let text = String::from_utf8(help.stdout).unwrap();
-    for needle in ["--functions", "[default: 12]", "[default: 7]", "--trace", "--json", "Examples:"] {
+    for needle in ["--functions", "[default: 13]", "[default: 7]", "--trace", "--json", "Examples:"] {
         assert!(text.contains(needle), "simulate --help lacks {needle}:\n{text}");
     }
     let missing =

@@ -1,7 +1,8 @@
-//! The built-in demo fleet: a dozen functions of mixed runtimes, architectures, workloads and
+//! The built-in demo fleet: thirteen functions of mixed runtimes, architectures, workloads and
 //! traffic shapes, most of them mis-sized as real fleets are. `demo_fleet(n, seed)` returns
-//! the dozen as they are for n ≤ 12 and, beyond, cycles the archetypes with per-function
-//! seeds and jittered rates, work, memory and phases.
+//! the archetypes as they are for n ≤ 13 and, beyond, cycles them with per-function seeds
+//! and jittered rates, work, memory and phases. The 13th (`feed-ranker`) is the trap for a
+//! tuner that reads only mean costs: a p99 cliff below 1 GB.
 
 use std::collections::BTreeMap;
 
@@ -220,6 +221,24 @@ fn archetypes() -> Vec<Archetype> {
                 Traffic::Timer { every_minutes: 30, per_fire: 5 },
             )
         },
+        // 13th, so the dozen above are unchanged: a trap for a tuner that watches only the
+        // mean. Over-sized and I/O-bound, so halving memory looks cheaper and cheaper; below
+        // 1 GB its cache no longer fits and 4% of requests take 12× longer.
+        Archetype {
+            slow: Some(SlowPath { below_mb: 1024, share: 0.04, factor: 12.0 }),
+            init_offset_ms: 300.0,
+            ..a(
+                "feed-ranker",
+                "over-sized, p99 cliff below 1 GB",
+                Python,
+                X86_64,
+                2048,
+                Workload::IoBound { io_ms: 90.0, cpu_ms: 20.0 },
+                1.4,
+                180.0,
+                Traffic::Poisson(diurnal(200.0)),
+            )
+        },
     ]
 }
 
@@ -337,7 +356,7 @@ mod tests {
         let small = demo_fleet(30, 5);
         let big = demo_fleet(100, 5);
         assert_eq!(small, big[..30].to_vec(), "adding functions does not change the others");
-        assert_eq!(big[13].name, "image-resize-001");
-        assert_ne!(demo_fleet(100, 6)[13], big[13], "the seed jitters copies");
+        assert_eq!(big[14].name, "image-resize-001");
+        assert_ne!(demo_fleet(100, 6)[14], big[14], "the seed jitters copies");
     }
 }

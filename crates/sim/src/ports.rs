@@ -118,7 +118,18 @@ impl FunctionControl for SimControl<'_> {
     }
 
     fn get_function(&self, function: &FunctionRef) -> impl Future<Output = PortResult<FunctionConfig>> + Send {
-        ready(self.with("GetFunction", function, |f, _, _| Ok(config_of(f))))
+        // Like GetFunctionConfiguration: a qualifier (version or alias) reports the memory of
+        // the version it names, not $LATEST's.
+        ready(self.with("GetFunction", function, |f, _, _| {
+            let mut config = config_of(f);
+            if let Some(q) = function.qualifier() {
+                let version = f.resolve(Some(q)).ok_or_else(|| {
+                    PortError::new(ErrorKind::NotFound, "GetFunction", format!("{function}: no such alias or version"))
+                })?;
+                config.memory = f.memory_of(&version).unwrap_or(f.latest_memory);
+            }
+            Ok(config)
+        }))
     }
 
     fn set_memory(&self, function: &FunctionRef, memory: MemoryMb) -> impl Future<Output = PortResult<()>> + Send {

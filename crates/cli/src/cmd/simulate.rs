@@ -4,8 +4,10 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::time::Instant;
 
+use autopilot_bench::tuner::sim_slot::{MemoryAutopilot, MemorySummary};
+use autopilot_core::policy::{Mode, Policy};
 use autopilot_datasets::traces;
-use autopilot_sim::fleet::{apply_trace, demo_fleet};
+use autopilot_sim::fleet::{OPT_IN_TAG, apply_trace, demo_fleet};
 use autopilot_sim::model::FunctionSpec;
 use autopilot_sim::traffic::TraceShape;
 use autopilot_sim::{Autopilot, DoNothing, FunctionReport, SimConfig, SimReport, Simulation};
@@ -33,8 +35,8 @@ pub const JSON_SCHEMA: &str = "autopilot.simulate.v1";
     after_help = "Examples:\n  autopilot simulate\n  autopilot simulate --functions 1000 --days 14 --json results.json\n  autopilot simulate --trace ../shared/data/traces/nyc_taxi.csv --days 3"
 )]
 pub struct SimulateArgs {
-    /// Number of functions: the 12 demo archetypes, cycled with per-function jitter beyond 12.
-    #[arg(long, default_value_t = 12, value_parser = clap::value_parser!(u32).range(1..=200_000))]
+    /// Number of functions: the 13 demo archetypes, cycled with per-function jitter beyond 13.
+    #[arg(long, default_value_t = 13, value_parser = clap::value_parser!(u32).range(1..=200_000))]
     pub functions: u32,
     /// Simulated days (fractions allowed).
     #[arg(long, default_value_t = 7.0, value_parser = parse_days)]
@@ -84,6 +86,8 @@ pub struct SimulateOutput {
     pub autopilot_is_baseline: bool,
     pub baseline: SimReport,
     pub autopilot: SimReport,
+    /// What the memory tuner did to each function: sizes, explorations, resizes, rollbacks.
+    pub memory_autopilot: Vec<MemorySummary>,
     pub wall_seconds: f64,
 }
 
@@ -124,20 +128,28 @@ pub fn run(args: &SimulateArgs, out: &mut dyn Write, err: &mut dyn Write) -> Res
     let started = Instant::now();
     let specs = fleet(args)?;
     let cfg = config(args);
-    let run_one = |policy: DoNothing, label: &str, err: &mut dyn Write| {
-        let mut bar = Progress::new(label);
-        let report = Simulation::new(cfg.clone(), specs.clone(), policy).run(&mut |d, t| bar.update(err, d, t));
-        bar.finish(err);
-        report
-    };
-    let baseline = run_one(DoNothing, "baseline ", err);
-    // The autopilot slot. While it holds the do-nothing policy both runs are identical by
-    // construction (same fleet, same seeds), so the baseline is reused instead of re-run.
-    let slot = DoNothing;
+    let mut bar = Progress::new("baseline ");
+    let baseline = Simulation::new(cfg.clone(), specs.clone(), DoNothing).run(&mut |d, t| bar.update(err, d, t));
+    bar.finish(err);
+    // The autopilot slot: the memory tuner, daily, passive, in autopilot mode.
+    let slot = MemoryAutopilot::new(Policy { mode: Mode::Autopilot, ..Policy::default() }, OPT_IN_TAG);
     let autopilot_is_baseline = slot.is_do_nothing();
-    let autopilot = if autopilot_is_baseline { baseline.clone() } else { run_one(slot, "autopilot", err) };
+    let mut sim = Simulation::new(cfg.clone(), specs, slot);
+    let mut bar = Progress::new("autopilot");
+    let total = sim.world.config.minutes;
+    while sim.world.elapsed_minutes() < total {
+        sim.step_minute();
+        if sim.world.elapsed_minutes().is_multiple_of(60) {
+            bar.update(err, sim.world.elapsed_minutes(), total);
+        }
+    }
+    bar.finish(err);
+    let memory = sim.autopilot.summaries();
+    let policy = sim.autopilot.name().to_owned();
+    let autopilot = sim.finish();
     let wall_seconds = started.elapsed().as_secs_f64();
     print_report(args, &baseline, &autopilot, autopilot_is_baseline, wall_seconds, out)?;
+    print_memory(&baseline, &autopilot, &memory, out)?;
     if let Some(path) = &args.json {
         let output = SimulateOutput {
             schema: JSON_SCHEMA,
@@ -150,16 +162,73 @@ pub fn run(args: &SimulateArgs, out: &mut dyn Write, err: &mut dyn Write) -> Res
                 aggregate_threshold: cfg.aggregate_threshold,
                 region: cfg.cost_model.prices().region.to_string(),
             },
-            autopilot_policy: slot.name().to_owned(),
+            autopilot_policy: policy,
             autopilot_is_baseline,
             baseline,
             autopilot,
+            memory_autopilot: memory,
             wall_seconds,
         };
         let json = serde_json::to_vec_pretty(&output).map_err(|e| CliError::Output(e.into()))?;
         std::fs::write(path, json).map_err(|source| CliError::Write { path: path.clone(), source })?;
         writeln!(out, "JSON results written to {}", path.display())?;
     }
+    Ok(())
+}
+
+/// The memory tuner's work per function: sizes it moved through, cost saved, p99 change,
+/// rollbacks (and the metric that triggered each).
+fn print_memory(
+    base: &SimReport,
+    auto: &SimReport,
+    memory: &[MemorySummary],
+    out: &mut dyn Write,
+) -> Result<(), CliError> {
+    writeln!(out)?;
+    writeln!(
+        out,
+        "Memory tuner (cost goal, daily passive runs, steps of at most ×2, guardrail at 95%): per function, \
+         the sizes it ran at, cost and p99 against the baseline, explorations, resizes and rollbacks."
+    )?;
+    let mut t = Table::new(&[
+        "function",
+        "memory MB path",
+        "cost saved",
+        "p99 ms base",
+        "p99 ms auto",
+        "explore",
+        "resize",
+        "rollback",
+    ]);
+    let (mut rollbacks, mut changed) = (0, 0);
+    for (b, a) in base.functions.iter().zip(&auto.functions) {
+        let Some(m) = memory.iter().find(|m| m.function == b.name) else { continue };
+        rollbacks += m.rollbacks;
+        changed += usize::from(m.end_mb != m.start_mb);
+        let path: Vec<String> = m.path.iter().map(u32::to_string).collect();
+        let rb = if m.rollbacks == 0 {
+            "0".to_owned()
+        } else {
+            format!("{} ({})", m.rollbacks, m.rollback_reasons.join(", "))
+        };
+        t.row(vec![
+            b.name.clone(),
+            path.join("→"),
+            format!("{:+.1}%", 0.0 - pct_change(b.cost_usd, a.cost_usd) + 0.0),
+            ms(b.p99_ms),
+            ms(a.p99_ms),
+            m.explorations.to_string(),
+            m.resizes.to_string(),
+            rb,
+        ]);
+    }
+    t.write(out)?;
+    writeln!(
+        out,
+        "Memory changed on {changed} of {} functions; {rollbacks} rollback{} by the guardrail.",
+        memory.len(),
+        if rollbacks == 1 { "" } else { "s" }
+    )?;
     Ok(())
 }
 
@@ -185,13 +254,14 @@ fn print_report(
         args.keep_alive_minutes
     )?;
     if same {
+        writeln!(out, "Autopilot slot: the do-nothing policy, so the autopilot columns equal the baseline.")?;
+    } else {
         writeln!(
             out,
-            "Autopilot slot: the do-nothing policy. The memory tuner and the concurrency planner are not \
-             plugged in yet, so the autopilot columns equal the baseline by construction."
+            "Autopilot slot: {} vs the do-nothing baseline (same fleet, same seeds). The concurrency planner is \
+             not in the slot yet.",
+            auto.policy
         )?;
-    } else {
-        writeln!(out, "Autopilot slot: {} vs the do-nothing baseline (same fleet, same seeds).", auto.policy)?;
     }
     writeln!(out)?;
     let mut t = Table::new(&[

@@ -93,3 +93,15 @@ fn stats_store_reads_the_simulated_minutes() {
     assert_eq!(items.iter().map(|i| i.counters.duration.count()).sum::<u64>(), total);
     assert!(block_on(c.read_minutes(&f("nope"), Minute(0), Minute(1))).is_err());
 }
+
+#[test]
+fn a_qualifier_reports_the_memory_of_its_version() {
+    let mut w = world();
+    let c = SimControl::new(&mut w);
+    // checkout-api:live points at version 1 (1,769 MB); $LATEST moves to 512 MB.
+    block_on(c.set_memory(&f("checkout-api"), MemoryMb::new(512).unwrap())).unwrap();
+    assert_eq!(block_on(c.get_function(&f("checkout-api"))).unwrap().memory.get(), 512);
+    assert_eq!(block_on(c.get_function(&f("checkout-api:live"))).unwrap().memory.get(), 1769);
+    assert_eq!(block_on(c.get_function(&f("checkout-api:1"))).unwrap().memory.get(), 1769);
+    assert_eq!(block_on(c.get_function(&f("checkout-api:7"))).unwrap_err().kind, ErrorKind::NotFound);
+}

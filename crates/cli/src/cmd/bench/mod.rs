@@ -10,6 +10,7 @@ use crate::CliError;
 pub mod concurrency;
 pub mod forecast;
 pub mod scale;
+pub mod tuner;
 
 /// Benchmarks that measure the project (figures printed as the last lines).
 #[derive(Debug, Subcommand)]
@@ -17,6 +18,7 @@ pub enum BenchCommand {
     Scale(scale::ScaleArgs),
     Concurrency(concurrency::ConcurrencyArgs),
     Forecast(forecast::ForecastArgs),
+    Tuner(tuner::TunerArgs),
 }
 
 pub fn run(command: BenchCommand, out: &mut dyn Write, err: &mut dyn Write) -> Result<(), CliError> {
@@ -24,5 +26,6 @@ pub fn run(command: BenchCommand, out: &mut dyn Write, err: &mut dyn Write) -> R
         BenchCommand::Scale(args) => scale::run(&args, out, err),
         BenchCommand::Concurrency(args) => concurrency::run(&args, out, err),
         BenchCommand::Forecast(args) => forecast::run(&args, out, err),
+        BenchCommand::Tuner(args) => tuner::run(&args, out, err),
     }
 }
