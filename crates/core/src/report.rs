@@ -199,16 +199,18 @@ pub struct PlatformReportRecord {
     pub metrics: PlatformReportMetrics,
 }
 
-/// `record.metrics` of a `platform.report` event.
+/// `record.metrics` of a `platform.report` event. Only `durationMs` is required: Lambda
+/// Managed Instances report the duration alone, and a missing billed duration or memory figure
+/// reads as 0 (no memory size is ever 0 MB, so 0 means "not reported").
 #[derive(Debug, Clone, Deserialize, Default)]
 pub struct PlatformReportMetrics {
     #[serde(rename = "durationMs")]
     pub duration_ms: f64,
-    #[serde(rename = "billedDurationMs")]
+    #[serde(rename = "billedDurationMs", default)]
     pub billed_duration_ms: u64,
-    #[serde(rename = "memorySizeMB")]
+    #[serde(rename = "memorySizeMB", default)]
     pub memory_size_mb: u32,
-    #[serde(rename = "maxMemoryUsedMB")]
+    #[serde(rename = "maxMemoryUsedMB", default)]
     pub max_memory_used_mb: u32,
     #[serde(rename = "initDurationMs")]
     pub init_duration_ms: Option<f64>,
@@ -321,6 +323,21 @@ mod tests {
             r#"{"type":"platform.report","record":{"status":"timeout","metrics":{"durationMs":3000,"billedDurationMs":3000,"memorySizeMB":128,"maxMemoryUsedMB":40}}}"#,
         );
         assert_eq!(t.outcome, Outcome::Timeout);
+    }
+
+    #[test]
+    fn json_platform_report_with_only_a_duration() {
+        // Lambda Managed Instances: the report carries durationMs alone. It is read (not
+        // rejected) with the absent figures at 0.
+        let r = report(
+            r#"{"time":"2025-12-01T00:00:00.000Z","type":"platform.report","record":{"requestId":"abc","status":"success","metrics":{"durationMs":12.5}}}"#,
+        );
+        assert_eq!((r.duration_ms, r.billed_ms, r.memory_size_mb, r.max_memory_used_mb), (12.5, 0, 0, 0));
+        assert_eq!((r.init_ms, r.outcome), (None, Outcome::Success));
+        assert!(matches!(
+            parse_log_line(r#"{"type":"platform.report","record":{"metrics":{"billedDurationMs":5}}}"#),
+            Err(ReportError::BadJson(_))
+        ));
     }
 
     #[test]
