@@ -184,6 +184,82 @@ impl Histogram {
     }
 }
 
+/// The same buckets as [`Histogram`], counted in an array that spans the buckets seen so far:
+/// recording is an index, not a tree search. For hot paths (the extension records every
+/// invocation); [`DenseHistogram::to_histogram`] gives the exact [`Histogram`]. Never holds
+/// more than [`bucket_count`] counters.
+#[derive(Debug, Clone, Default)]
+pub struct DenseHistogram {
+    /// The bucket of `counts[0]`.
+    first: u16,
+    counts: Vec<u64>,
+    count: u64,
+    sum: f64,
+}
+
+impl DenseHistogram {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn record(&mut self, value: f64) {
+        self.record_n(value, 1);
+    }
+
+    /// Records `n` copies of `value`, as [`Histogram::record_n`] does.
+    pub fn record_n(&mut self, value: f64, n: u64) {
+        if n == 0 || value.is_nan() {
+            return;
+        }
+        *self.slot(bucket_of(value)) += n;
+        self.count += n;
+        self.sum += value.max(0.0) * n as f64;
+    }
+
+    /// The counter of a bucket, widening the array to reach it.
+    fn slot(&mut self, bucket: u16) -> &mut u64 {
+        if self.counts.is_empty() {
+            self.first = bucket;
+        } else if bucket < self.first {
+            let grow = usize::from(self.first - bucket);
+            self.counts.splice(0..0, std::iter::repeat_n(0, grow));
+            self.first = bucket;
+        }
+        let at = usize::from(bucket - self.first);
+        if at >= self.counts.len() {
+            self.counts.resize(at + 1, 0);
+        }
+        &mut self.counts[at]
+    }
+
+    /// Adds every count of a [`Histogram`].
+    pub fn merge_histogram(&mut self, other: &Histogram) {
+        for (b, n) in other.buckets() {
+            *self.slot(b) += n;
+        }
+        self.count += other.count;
+        self.sum += other.sum;
+    }
+
+    pub fn count(&self) -> u64 {
+        self.count
+    }
+
+    pub fn sum(&self) -> f64 {
+        self.sum
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// The same counts as a [`Histogram`].
+    pub fn to_histogram(&self) -> Histogram {
+        let buckets = (self.first..).zip(&self.counts).filter(|(_, n)| **n > 0).map(|(b, n)| (b, *n)).collect();
+        Histogram { buckets, count: self.count, sum: self.sum }
+    }
+}
+
 /// The three percentiles decisions read.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Percentiles {
@@ -245,6 +321,24 @@ mod tests {
             let exact = exact_quantile(&sorted, q);
             let got = h.quantile(q).unwrap();
             prop_assert!((got - exact).abs() <= RELATIVE_ACCURACY * exact * (1.0 + 1e-9), "q={q} exact={exact} got={got}");
+        }
+
+        #[test]
+        fn the_dense_histogram_counts_what_the_histogram_counts(
+            values in prop::collection::vec(prop_oneof![0.0f64..2e6, Just(f64::NAN), Just(0.0), 1e-9f64..0.02], 0..200),
+            stored in prop::collection::vec((0u16..463, 1u64..5), 0..20),
+        ) {
+            let (mut sparse, mut dense) = (Histogram::new(), DenseHistogram::new());
+            for (i, &v) in values.iter().enumerate() {
+                sparse.record_n(v, 1 + i as u64 % 3);
+                dense.record_n(v, 1 + i as u64 % 3);
+            }
+            let restored = Histogram::from_parts(stored, 12.5).unwrap();
+            sparse.merge(&restored);
+            dense.merge_histogram(&restored);
+            prop_assert_eq!(dense.to_histogram(), sparse.clone());
+            prop_assert_eq!((dense.count(), dense.is_empty()), (sparse.count(), sparse.is_empty()));
+            prop_assert!(dense.counts.len() <= usize::from(bucket_count()));
         }
 
         #[test]
