@@ -358,6 +358,141 @@ pub trait Lease {
     fn release(&self, function: &FunctionRef, owner: &str) -> impl Future<Output = PortResult<()>> + Send;
 }
 
+/// A port behind a reference is the same port: a test or a simulation can hand one fake to
+/// several consumers that each take their ports by value.
+mod by_reference {
+    use super::*;
+
+    impl<T: FunctionControl + ?Sized> FunctionControl for &T {
+        fn list_functions(&self, opt_in_tag: &str) -> impl Future<Output = PortResult<Vec<FunctionConfig>>> + Send {
+            (**self).list_functions(opt_in_tag)
+        }
+        fn get_function(&self, function: &FunctionRef) -> impl Future<Output = PortResult<FunctionConfig>> + Send {
+            (**self).get_function(function)
+        }
+        fn set_memory(&self, function: &FunctionRef, memory: MemoryMb) -> impl Future<Output = PortResult<()>> + Send {
+            (**self).set_memory(function, memory)
+        }
+        fn publish_version(&self, function: &FunctionRef) -> impl Future<Output = PortResult<String>> + Send {
+            (**self).publish_version(function)
+        }
+        fn set_alias(
+            &self,
+            alias: &FunctionRef,
+            routing: &AliasRouting,
+        ) -> impl Future<Output = PortResult<()>> + Send {
+            (**self).set_alias(alias, routing)
+        }
+        fn get_provisioned(
+            &self,
+            target: &FunctionRef,
+        ) -> impl Future<Output = PortResult<Option<ProvisionedConcurrency>>> + Send {
+            (**self).get_provisioned(target)
+        }
+        fn put_provisioned(
+            &self,
+            target: &FunctionRef,
+            concurrency: Concurrency,
+        ) -> impl Future<Output = PortResult<()>> + Send {
+            (**self).put_provisioned(target, concurrency)
+        }
+        fn delete_provisioned(&self, target: &FunctionRef) -> impl Future<Output = PortResult<()>> + Send {
+            (**self).delete_provisioned(target)
+        }
+        fn warm(&self, target: &FunctionRef, count: u32) -> impl Future<Output = PortResult<WarmupOutcome>> + Send {
+            (**self).warm(target, count)
+        }
+    }
+
+    impl<T: StatsStore + ?Sized> StatsStore for &T {
+        fn read_minutes(
+            &self,
+            function: &FunctionRef,
+            from: Minute,
+            to: Minute,
+        ) -> impl Future<Output = PortResult<Vec<MinuteStats>>> + Send {
+            (**self).read_minutes(function, from, to)
+        }
+    }
+
+    impl<T: MetricsSource + ?Sized> MetricsSource for &T {
+        fn read_minutes(
+            &self,
+            function: &FunctionRef,
+            from: Minute,
+            to: Minute,
+        ) -> impl Future<Output = PortResult<Vec<MinuteStats>>> + Send {
+            (**self).read_minutes(function, from, to)
+        }
+    }
+
+    impl<T: ChangeLog + ?Sized> ChangeLog for &T {
+        fn record(&self, record: &ChangeRecord) -> impl Future<Output = PortResult<Recorded>> + Send {
+            (**self).record(record)
+        }
+        fn set_status(
+            &self,
+            function: &FunctionRef,
+            id: &str,
+            status: ChangeStatus,
+        ) -> impl Future<Output = PortResult<()>> + Send {
+            (**self).set_status(function, id, status)
+        }
+        fn history(
+            &self,
+            function: &FunctionRef,
+            limit: usize,
+        ) -> impl Future<Output = PortResult<Vec<ChangeRecord>>> + Send {
+            (**self).history(function, limit)
+        }
+    }
+
+    impl<T: EventSink + ?Sized> EventSink for &T {
+        fn publish(&self, events: &[DecisionEvent]) -> impl Future<Output = PortResult<()>> + Send {
+            (**self).publish(events)
+        }
+    }
+
+    impl<T: Lease + ?Sized> Lease for &T {
+        fn acquire(
+            &self,
+            function: &FunctionRef,
+            owner: &str,
+            now: Minute,
+            until: Minute,
+        ) -> impl Future<Output = PortResult<bool>> + Send {
+            (**self).acquire(function, owner, now, until)
+        }
+        fn release(&self, function: &FunctionRef, owner: &str) -> impl Future<Output = PortResult<()>> + Send {
+            (**self).release(function, owner)
+        }
+    }
+
+    impl<T: RunStore + ?Sized> RunStore for &T {
+        fn put_summary(&self, summary: &WindowSummary) -> impl Future<Output = PortResult<()>> + Send {
+            (**self).put_summary(summary)
+        }
+        fn get_summary(
+            &self,
+            function: &FunctionRef,
+            from: Minute,
+            to: Minute,
+        ) -> impl Future<Output = PortResult<Option<WindowSummary>>> + Send {
+            (**self).get_summary(function, from, to)
+        }
+        fn put_forecast(&self, forecast: &StoredForecast) -> impl Future<Output = PortResult<()>> + Send {
+            (**self).put_forecast(forecast)
+        }
+        fn get_forecast(
+            &self,
+            function: &FunctionRef,
+            origin: Minute,
+        ) -> impl Future<Output = PortResult<Option<StoredForecast>>> + Send {
+            (**self).get_forecast(function, origin)
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -369,13 +504,16 @@ mod tests {
         assert_eq!(ErrorKind::InvalidInput.error_name(), "Autopilot.InvalidInput");
         assert_eq!(ErrorKind::NotFound.error_name(), "Autopilot.InvalidInput");
         assert_eq!(ErrorKind::AccessDenied.error_name(), "Autopilot.Fatal");
-        assert_eq!(ERROR_NAMES, [
-            "Autopilot.Retryable",
-            "Autopilot.Conflict",
-            "Autopilot.InvalidInput",
-            "Autopilot.GuardrailTripped",
-            "Autopilot.Fatal"
-        ]);
+        assert_eq!(
+            ERROR_NAMES,
+            [
+                "Autopilot.Retryable",
+                "Autopilot.Conflict",
+                "Autopilot.InvalidInput",
+                "Autopilot.GuardrailTripped",
+                "Autopilot.Fatal"
+            ]
+        );
         for kind in [
             ErrorKind::Retryable,
             ErrorKind::Conflict,

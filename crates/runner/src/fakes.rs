@@ -229,9 +229,9 @@ impl InMemoryFleet {
         })?;
         let mut w = lock(&self.writes);
         if level == 0 {
-            w.delete_provisioned += 1
+            w.delete_provisioned += 1;
         } else {
-            w.put_provisioned += 1
+            w.put_provisioned += 1;
         }
         Ok(())
     }
@@ -354,5 +354,61 @@ impl StatsStore for InMemoryFleet {
             .cloned()
             .collect();
         ready(Ok(items))
+    }
+}
+
+/// `minutes` items of steady traffic from `from`, as the extension writes them under
+/// `resource` (`name:version`): `per_minute` invocations of `duration_ms`, using
+/// `memory_used_mb`, `errors` and `out_of_memory` of them failing, one cold start per hour.
+#[derive(Debug, Clone, Copy)]
+pub struct Steady {
+    pub memory: MemoryMb,
+    pub per_minute: u64,
+    pub duration_ms: f64,
+    pub memory_used_mb: f64,
+    pub errors: u64,
+    pub out_of_memory: u64,
+    pub init_ms: f64,
+}
+
+impl Steady {
+    pub fn new(memory: u32, per_minute: u64, duration_ms: f64) -> Self {
+        Self {
+            memory: MemoryMb::new(u64::from(memory)).unwrap_or(MemoryMb::MIN),
+            per_minute,
+            duration_ms,
+            memory_used_mb: 60.0,
+            errors: 0,
+            out_of_memory: 0,
+            init_ms: 150.0,
+        }
+    }
+
+    pub fn minutes(&self, resource: &FunctionRef, from: Minute, minutes: i64) -> Vec<MinuteStats> {
+        use autopilot_core::observe::Counters;
+        (0..minutes)
+            .map(|i| {
+                let n = self.per_minute;
+                let busy = (self.duration_ms * n as f64).round() as u64;
+                let cold = u64::from(i % 60 == 0 && n > 0);
+                let mut c = Counters {
+                    invocations: n,
+                    cold_starts: cold,
+                    errors: self.errors,
+                    out_of_memory: self.out_of_memory,
+                    billed_ms: self.duration_ms.ceil() as u64 * n,
+                    billed_init_ms: cold * self.init_ms.ceil() as u64,
+                    busy_ms: busy,
+                    environments: busy.div_ceil(60_000).max(u64::from(n > 0)),
+                    ..Counters::default()
+                };
+                c.duration.record_n(self.duration_ms, n);
+                c.memory_used.record_n(self.memory_used_mb, n);
+                if cold > 0 {
+                    c.init.record(self.init_ms);
+                }
+                MinuteStats { function: resource.clone(), minute: from.plus(i), memory: self.memory, counters: c }
+            })
+            .collect()
     }
 }

@@ -75,9 +75,18 @@ pub(crate) fn alias_config(a: &AliasConfiguration) -> Option<AliasConfig> {
 
 impl LambdaControl {
     /// Configuration, tags, reserved concurrency and aliases: `GetFunction` + `ListAliases`.
+    /// A qualified reference (version or alias) reads that version's configuration (its
+    /// memory, not `$LATEST`'s); the function stays unqualified in the result.
     pub(crate) async fn read_function(&self, function: &FunctionRef) -> PortResult<FunctionConfig> {
         let name = unqualified(function);
-        let out = self.client.get_function().function_name(name).send().await.classify("Lambda.GetFunction")?;
+        let out = self
+            .client
+            .get_function()
+            .function_name(name)
+            .set_qualifier(function.qualifier().map(str::to_owned))
+            .send()
+            .await
+            .classify("Lambda.GetFunction")?;
         let Some(config) = out.configuration() else {
             return Err(port_error(ErrorKind::Fatal, "Lambda.GetFunction", format!("{name}: no configuration")));
         };
