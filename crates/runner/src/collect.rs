@@ -10,11 +10,11 @@
 
 use std::collections::BTreeSet;
 
-use autopilot_core::FunctionRef;
 use autopilot_core::observe::{MinuteStats, WindowSummary};
 use autopilot_core::ports::{
     ErrorKind, FunctionConfig, FunctionControl, MetricsSource, PortError, PortResult, RunStore, StatsStore,
 };
+use autopilot_core::{FunctionRef, MemoryMb, Minute};
 
 use crate::contract::{
     At, CollectInput, CollectOutput, CollectTally, DEFAULT_BATCH_SIZE, MAX_BATCH_SIZE, MAX_OUTPUT_BYTES,
@@ -160,11 +160,18 @@ where
     let function = &config.function;
     let (from, to) = (window.from.0, window.to.0);
     let mut items: Vec<MinuteStats> = Vec::new();
+    let mut seen: BTreeSet<(FunctionRef, Minute, MemoryMb)> = BTreeSet::new();
     for q in stats_qualifiers(config) {
         let qualified = function.with_qualifier(Some(&q)).map_err(|e| {
             PortError::new(ErrorKind::Fatal, "collect", format!("{function}: version {q:?} is not valid: {e}"))
         })?;
-        items.extend(p.stats.read_minutes(&qualified, from, to).await?);
+        // A store that does not tell versions apart (the simulator's) answers every query
+        // with the same items: each item counts once.
+        for item in p.stats.read_minutes(&qualified, from, to).await? {
+            if seen.insert((item.function.clone(), item.minute, item.memory)) {
+                items.push(item);
+            }
+        }
     }
     let mut source = if items.is_empty() { Source::Nothing } else { Source::Stats(items.len()) };
     if items.is_empty() && run == RunKind::Memory {

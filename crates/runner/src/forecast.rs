@@ -79,9 +79,10 @@ async fn forecast_one<R: RunStore>(
     let horizon = input.policy.concurrency.horizon_minutes;
     let forecast = forecast_load(&summary.load, &[], from, input.now.0, horizon, config);
     let kind = forecast.model;
-    // Minutes the autopilot kept the function warm are not known here (no record of them):
-    // every post-idle call counts as evidence of AWS's keep-alive.
-    let idle_evidence = Some(IdleEvidence::from_history(&summary.load, &[]));
+    // Idle evidence needs the minutes the autopilot itself kept the function warm (a call
+    // after an idle spell that a warm-up round kept warm says nothing about AWS), and no
+    // record of those exists here: the planner uses its level model alone.
+    let idle_evidence: Option<IdleEvidence> = None;
     let stored =
         StoredForecast { function: function.clone(), forecast, init_ms: mean_init_ms(&summary), idle_evidence };
     store.put_forecast(&stored).await?;
