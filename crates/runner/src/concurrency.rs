@@ -144,6 +144,9 @@ where
     let Some(stored) = p.store.get_forecast(function, forecast_origin(now, k.slot_minutes)).await? else {
         return Ok(Done::Skipped(SkipReason::NoForecast));
     };
+    if config.aliases.first().is_some_and(|a| a.routing.canary.is_some()) {
+        return Ok(Done::Skipped(SkipReason::CanaryInProgress));
+    }
     let alias = config.aliases.first().map(|a| a.name.clone());
     let target = function.with_qualifier(alias.as_deref()).map_err(|e| {
         PortError::new(ErrorKind::Fatal, "apply-concurrency", format!("{function}: alias not valid: {e}"))

@@ -228,6 +228,9 @@ pub enum SkipReason {
     NoSummary,
     /// forecast stored no forecast for this run.
     NoForecast,
+    /// The alias routes part of its traffic to a canary version: Lambda refuses PC on a
+    /// weighted alias, so PC waits until the canary is promoted or rolled back.
+    CanaryInProgress,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -1,0 +1,170 @@
+//! A memory run and a concurrency run over a fleet of 200 emulated functions (half behind an
+//! alias), the handlers over the AWS adapters: both finish, and the API calls they make per
+//! function per run — what sets the autopilot's own AWS bill — are printed and bounded.
+//!
+//! `cargo test -p autopilot-lambda --test emulator_fleet -- --nocapture` prints the table.
+
+mod emulator;
+
+use std::collections::BTreeMap;
+
+use autopilot_aws::calls::total_calls;
+use autopilot_core::policy::{ConcurrencyPolicy, Mode, Policy};
+use autopilot_core::{FunctionRef, Minute};
+use autopilot_runner::contract::{At, BatchInput, CollectInput, RunKind};
+use autopilot_runner::fakes::Steady;
+use autopilot_testkit::unique_name;
+use aws_sdk_lambda::primitives::Blob;
+use aws_sdk_lambda::types::{FunctionCode, Runtime};
+use emulator::Env;
+use emulator::aws_common::{create_role, empty_zip};
+use lambda_runtime::{Context, LambdaEvent};
+
+const FLEET: usize = 200;
+const NOW: Minute = Minute(29_929_140);
+/// Minutes of stats per function (one query page each: the call count does not depend on it).
+const STATS_MINUTES: i64 = 15;
+
+fn event<T>(payload: T) -> LambdaEvent<T> {
+    LambdaEvent::new(payload, Context::default())
+}
+
+async fn create_fleet(env: &Env) -> Vec<FunctionRef> {
+    let role = create_role();
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..FLEET {
+        let (lambda, role, tag) = (env.clients.lambda.clone(), role.clone(), env.opt_in_tag.clone());
+        tasks.spawn(async move {
+            let name = unique_name(&format!("fleet{i:03}"));
+            lambda
+                .create_function()
+                .function_name(&name)
+                .runtime(Runtime::Providedal2023)
+                .role(role)
+                .handler("bootstrap")
+                .memory_size(512)
+                .code(FunctionCode::builder().zip_file(Blob::new(empty_zip())).build())
+                .tags(tag, "true")
+                .send()
+                .await
+                .unwrap();
+            if i % 2 == 0 {
+                let v = lambda.publish_version().function_name(&name).send().await.unwrap();
+                lambda
+                    .create_alias()
+                    .function_name(&name)
+                    .name("live")
+                    .function_version(v.version().unwrap())
+                    .send()
+                    .await
+                    .unwrap();
+            }
+            (FunctionRef::new(&name, None).unwrap(), i % 2 == 0)
+        });
+    }
+    let created = tasks.join_all().await;
+    let mut items = Vec::new();
+    for (f, aliased) in &created {
+        let version = if *aliased { "1" } else { "$LATEST" };
+        let traffic = Steady { memory_used_mb: 90.0, ..Steady::new(512, 20, 120.0) };
+        items.extend(traffic.minutes(
+            &f.with_qualifier(Some(version)).unwrap(),
+            NOW.plus(-STATS_MINUTES),
+            STATS_MINUTES,
+        ));
+    }
+    env.write_stats(&items).await;
+    created.into_iter().map(|(f, _)| f).collect()
+}
+
+/// Runs collect and then `steps` on every batch; the calls of each step.
+async fn run(env: &Env, run: RunKind, id: &str) -> (BTreeMap<&'static str, BTreeMap<String, u64>>, usize) {
+    let policy = Policy {
+        mode: Mode::Autopilot,
+        concurrency: ConcurrencyPolicy { max_provisioned: Some(5), ..ConcurrencyPolicy::default() },
+        ..Policy::default()
+    };
+    let input = CollectInput {
+        run,
+        policy,
+        functions: None,
+        execution_id: id.to_owned(),
+        now: At(NOW),
+        batch_size: None,
+        window_minutes: Some(60),
+    };
+    let mut calls = BTreeMap::new();
+    let before = env.clients.calls.snapshot();
+    let collected = autopilot_collect::handler(event(input), &env.collect_deps()).await.unwrap();
+    calls.insert("collect", env.clients.calls.since(&before));
+    assert_eq!(collected.collected.functions, FLEET);
+    let mut changed = 0;
+    for (i, functions) in collected.batches.iter().enumerate() {
+        let batch = BatchInput {
+            run,
+            policy: collected.policy.clone(),
+            execution_id: collected.execution_id.clone(),
+            now: collected.now,
+            window: collected.window,
+            functions: functions.clone(),
+            batch: Some(i),
+        };
+        match run {
+            RunKind::Memory => {
+                let before = env.clients.calls.snapshot();
+                let out = autopilot_tune_memory::handler(event(batch), &env.tune_deps()).await.unwrap();
+                changed += out.results.len();
+                merge(calls.entry("tune-memory").or_default(), env.clients.calls.since(&before));
+            }
+            RunKind::Concurrency => {
+                let before = env.clients.calls.snapshot();
+                autopilot_forecast::handler(event(batch.clone()), &env.forecast_deps()).await.unwrap();
+                merge(calls.entry("forecast").or_default(), env.clients.calls.since(&before));
+                let before = env.clients.calls.snapshot();
+                let out = autopilot_apply_concurrency::handler(event(batch), &env.apply_deps()).await.unwrap();
+                changed += out.results.len();
+                merge(calls.entry("apply-concurrency").or_default(), env.clients.calls.since(&before));
+            }
+        }
+    }
+    (calls, changed)
+}
+
+fn merge(into: &mut BTreeMap<String, u64>, delta: BTreeMap<String, u64>) {
+    for (k, n) in delta {
+        *into.entry(k).or_default() += n;
+    }
+}
+
+fn report(run: RunKind, calls: &BTreeMap<&'static str, BTreeMap<String, u64>>, changed: usize) -> f64 {
+    let n = FLEET as f64;
+    let mut total = 0;
+    eprintln!("\n{run} run over {FLEET} functions ({changed} changed): API calls per function per run");
+    for (step, ops) in calls {
+        let t = total_calls(ops);
+        total += t;
+        eprintln!("  {step:<18} {:>6.2}", t as f64 / n);
+        for (op, c) in ops {
+            eprintln!("    {op:<44} {:>6.2}", *c as f64 / n);
+        }
+    }
+    eprintln!("  {:<18} {:>6.2}", "total", total as f64 / n);
+    total as f64 / n
+}
+
+#[tokio::test]
+async fn a_fleet_of_200_runs_both_loops_and_its_calls_per_function_are_counted() {
+    let env = Env::new().await;
+    create_fleet(&env).await;
+    let (memory, changed_memory) = run(&env, RunKind::Memory, "fleet-memory").await;
+    let (concurrency, changed_pc) = run(&env, RunKind::Concurrency, "fleet-concurrency").await;
+    let m = report(RunKind::Memory, &memory, changed_memory);
+    let c = report(RunKind::Concurrency, &concurrency, changed_pc);
+    // The bill's bound: a fixed number of calls per function per run, whatever the fleet size
+    // (discovery pages are shared by 100 functions). The memory run here changes every
+    // function (its worst case: record, lease, update, wait, event); the concurrency run
+    // changes none (its common case: read, forecast, plan).
+    assert_eq!(changed_memory, FLEET, "every function of this fleet is out of its measured optimum");
+    assert!(m <= 20.0, "memory run: {m:.2} calls per function");
+    assert!(c <= 11.0, "concurrency run: {c:.2} calls per function");
+}
