@@ -273,3 +273,59 @@ fn rollback_without_a_recorded_change_is_invalid_input() {
     assert_eq!(err.error_name(), error_name::INVALID_INPUT);
     let _: FunctionRef = f("orders-api");
 }
+
+/// Each function reads exactly its `VARS`: with all of them set it starts, without any
+/// required one it names it, and a malformed value is refused.
+#[test]
+fn each_function_reads_exactly_its_variables() {
+    use std::collections::HashMap;
+
+    use autopilot_lambda::config::{CONTROL_TABLE, EVENT_BUS, LOG_LEVEL, OPT_IN_TAG, STATS_TABLE};
+
+    fn check<C: std::fmt::Debug, E: std::fmt::Display>(
+        vars: &[&str],
+        required: &[&str],
+        build: impl Fn(&dyn Fn(&str) -> Option<String>) -> Result<C, E>,
+    ) {
+        let all: HashMap<&str, &str> = vars.iter().map(|v| (*v, if *v == LOG_LEVEL { "debug" } else { "x" })).collect();
+        let seen = std::cell::RefCell::new(Vec::new());
+        let lookup = |k: &str| {
+            seen.borrow_mut().push(k.to_owned());
+            all.get(k).map(|v| (*v).to_owned())
+        };
+        build(&lookup).unwrap_or_else(|e| panic!("{vars:?}: {e}"));
+        let mut read = seen.borrow().clone();
+        read.sort();
+        read.dedup();
+        let mut expected: Vec<String> = vars.iter().map(|v| (*v).to_owned()).collect();
+        expected.sort();
+        assert_eq!(read, expected, "reads exactly VARS");
+        for r in required {
+            let without = |k: &str| if k == *r { None } else { all.get(k).map(|v| (*v).to_owned()) };
+            let e = build(&without).unwrap_err().to_string();
+            assert!(e.contains(r), "{e}");
+        }
+        let bad_level =
+            |k: &str| if k == LOG_LEVEL { Some("loud".to_owned()) } else { all.get(k).map(|v| (*v).to_owned()) };
+        assert!(build(&bad_level).unwrap_err().to_string().contains(LOG_LEVEL));
+    }
+    check(autopilot_collect::Config::VARS, &[STATS_TABLE, CONTROL_TABLE], |l| {
+        autopilot_collect::Config::from_lookup(l)
+    });
+    check(autopilot_forecast::Config::VARS, &[CONTROL_TABLE], |l| autopilot_forecast::Config::from_lookup(l));
+    check(autopilot_tune_memory::Config::VARS, &[CONTROL_TABLE], |l| autopilot_tune_memory::Config::from_lookup(l));
+    check(autopilot_apply_concurrency::Config::VARS, &[CONTROL_TABLE], |l| {
+        autopilot_apply_concurrency::Config::from_lookup(l)
+    });
+    check(autopilot_rollback::Config::VARS, &[CONTROL_TABLE], |l| autopilot_rollback::Config::from_lookup(l));
+    assert!(autopilot_collect::Config::VARS.contains(&OPT_IN_TAG));
+    assert!(autopilot_rollback::Config::VARS.contains(&EVENT_BUS));
+    // Defaults.
+    let c = autopilot_collect::Config::from_lookup(|k: &str| {
+        [STATS_TABLE, CONTROL_TABLE].contains(&k).then(|| "t".to_owned())
+    })
+    .unwrap();
+    assert_eq!((c.opt_in_tag.as_str(), c.log_level), ("autopilot", autopilot_lambda::LogLevel::Info));
+    let r = autopilot_rollback::Config::from_lookup(|k: &str| (k == CONTROL_TABLE).then(|| "t".to_owned())).unwrap();
+    assert_eq!(r.event_bus, "default");
+}
