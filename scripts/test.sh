@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
-# The whole test suite, from a fresh clone: sets up and starts the local AWS emulator
-# (moto server + the project's bridges, in a venv under .venv/), runs every Rust test and the
-# emulator's own self-test, and stops the emulator again.
+# The whole test suite, from a fresh clone: validates the deployable stack offline
+# (cfn-lint, sam validate --lint, asl-validator; installed under .venv/ and .tools/ on first
+# use), sets up and starts the local AWS emulator (moto server + the project's bridges, in a
+# venv under .venv/), runs every Rust test and the emulator's own self-test, and stops the
+# emulator again.
 #
 #   bash scripts/test.sh              # everything
 #   bash scripts/test.sh -p autopilot-core   # extra arguments go to the test runner
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
+
+bash scripts/validate.sh
 
 bash scripts/local-aws.sh start >/dev/null
 trap 'bash scripts/local-aws.sh stop >/dev/null 2>&1 || true' EXIT
