@@ -81,9 +81,6 @@ where
                 out.results.push(r);
             }
             Ok(Done::Skipped(reason)) => out.skipped.push(Skipped { function: function.clone(), reason }),
-            Err(e) if e.kind == ErrorKind::NotFound => {
-                out.skipped.push(Skipped { function: function.clone(), reason: SkipReason::NotFound });
-            }
             Err(e) => failures.push((function.clone(), e)),
         }
     }
@@ -140,7 +137,12 @@ where
 {
     let k = &input.policy.concurrency;
     let now = input.now.0;
-    let config = p.control.get_function(function).await?;
+    // Only the function itself missing means "gone, skip it"; a resource missing after a
+    // change (the event bus, the table) is a failure of the batch.
+    let config = match p.control.get_function(function).await {
+        Err(e) if e.kind == ErrorKind::NotFound => return Ok(Done::Skipped(SkipReason::NotFound)),
+        config => config?,
+    };
     let Some(stored) = p.store.get_forecast(function, forecast_origin(now, k.slot_minutes)).await? else {
         return Ok(Done::Skipped(SkipReason::NoForecast));
     };
@@ -152,7 +154,10 @@ where
         PortError::new(ErrorKind::Fatal, "apply-concurrency", format!("{function}: alias not valid: {e}"))
     })?;
     let current = match &alias {
-        Some(_) => p.control.get_provisioned(&target).await?.map_or(0, |pc| pc.requested.get()),
+        Some(_) => match p.control.get_provisioned(&target).await {
+            Err(e) if e.kind == ErrorKind::NotFound => return Ok(Done::Skipped(SkipReason::NotFound)),
+            pc => pc?.map_or(0, |pc| pc.requested.get()),
+        },
         None => 0,
     };
     let plan = plan_for(&target, &config, &stored, current, k, now);

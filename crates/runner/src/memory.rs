@@ -115,9 +115,6 @@ where
                 out.results.push(r);
             }
             Ok(Done::Skipped(reason)) => out.skipped.push(Skipped { function: function.clone(), reason }),
-            Err(Failure::Port(e)) if e.kind == ErrorKind::NotFound => {
-                out.skipped.push(Skipped { function: function.clone(), reason: SkipReason::NotFound });
-            }
             Err(Failure::Port(e)) => failures.push((function.clone(), e)),
             Err(Failure::Tripped(e)) => {
                 tripped.get_or_insert(RunError::GuardrailTripped { function: function.clone(), source: e });
@@ -223,7 +220,12 @@ where
     let Some(summary) = p.store.get_summary(function, window.from.0, window.to.0).await? else {
         return Ok(Done::Skipped(SkipReason::NoSummary));
     };
-    let current = read_current(p.control, function).await?;
+    // Only the function itself missing means "gone, skip it"; a resource missing later (the
+    // event bus, the table) after a change was applied is a failure the state machine undoes.
+    let current = match read_current(p.control, function).await {
+        Err(e) if e.kind == ErrorKind::NotFound => return Ok(Done::Skipped(SkipReason::NotFound)),
+        current => current?,
+    };
     let history = p.changes.history(function, HISTORY_LIMIT).await?;
     let pending = pending_of(&history, &input.execution_id, now, window.minutes());
     let bans = bans_of(&history);
