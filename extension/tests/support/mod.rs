@@ -74,12 +74,20 @@ pub fn respond(stream: &mut TcpStream, status: u16, headers: &[(&str, &str)], bo
 /// What the extension did against the fake Lambda APIs.
 #[derive(Debug, Default)]
 pub struct Seen {
-    /// When the register call arrived (for the benchmark's init time).
+    /// When the register and subscribe calls arrived (for the benchmark's init time).
     pub registered_at: Option<std::time::Instant>,
+    pub subscribed_at: Option<std::time::Instant>,
+    /// How long this fake's own thread had waited for a CPU when the subscription came, ns
+    /// (its schedstat): the fake's share of a wall time measured on a loaded machine.
+    pub api_wait_ns: u64,
     pub name: Option<String>,
     pub events: Vec<String>,
     pub destination: Option<String>,
     pub subscription: Option<Value>,
+}
+
+fn req_is_long_poll(req: &Request) -> bool {
+    req.method == "GET" && req.path == "/2020-01-01/extension/event/next"
 }
 
 /// A fake of the Runtime API's extension and telemetry endpoints.
@@ -103,46 +111,53 @@ impl FakeLambda {
             for stream in listener.incoming() {
                 let Ok(mut stream) = stream else { continue };
                 let (seen, sub_tx, shutdown_rx) = (Arc::clone(&seen_in), sub_tx.clone(), Arc::clone(&shutdown_rx));
-                thread::spawn(move || {
-                    let Some(req) = read_request(&mut stream) else { return };
-                    match (req.method.as_str(), req.path.as_str()) {
-                        ("POST", "/2020-01-01/extension/register") => {
-                            let body: Value = serde_json::from_slice(&req.body).unwrap();
-                            let mut s = seen.lock().unwrap();
-                            s.registered_at = Some(std::time::Instant::now());
-                            s.name = req.header("Lambda-Extension-Name").map(str::to_owned);
-                            s.events = body["events"]
-                                .as_array()
-                                .unwrap()
-                                .iter()
-                                .map(|e| e.as_str().unwrap().to_owned())
-                                .collect();
-                            respond(
-                                &mut stream,
-                                200,
-                                &[("Lambda-Extension-Identifier", "ext-id-1")],
-                                br#"{"functionName":"orders","functionVersion":"7","handler":"h"}"#,
-                            );
-                        }
-                        ("PUT", "/2022-07-01/telemetry") => {
-                            assert_eq!(req.header("Lambda-Extension-Identifier"), Some("ext-id-1"));
-                            let body: Value = serde_json::from_slice(&req.body).unwrap();
-                            let dest = body["destination"]["URI"].as_str().unwrap().to_owned();
-                            let mut s = seen.lock().unwrap();
-                            s.destination = Some(dest.clone());
-                            s.subscription = Some(body);
-                            respond(&mut stream, 200, &[], b"OK");
-                            let _ = sub_tx.send(dest);
-                        }
-                        ("GET", "/2020-01-01/extension/event/next") => {
-                            let deadline = shutdown_rx.lock().unwrap().recv().unwrap_or_else(|_| now_ms() + 2_000);
-                            let ev =
-                                json!({"eventType": "SHUTDOWN", "shutdownReason": "spindown", "deadlineMs": deadline});
-                            respond(&mut stream, 200, &[], ev.to_string().as_bytes());
-                        }
-                        _ => respond(&mut stream, 404, &[], b"{}"),
+                let Some(req) = read_request(&mut stream) else { continue };
+                let long_poll = req_is_long_poll(&req);
+                // Answered here, as a real API would answer at once; only the long poll gets a
+                // thread of its own (a thread per request would be part of the init time the
+                // benchmark measures).
+                let mut serve = move || match (req.method.as_str(), req.path.as_str()) {
+                    ("POST", "/2020-01-01/extension/register") => {
+                        let body: Value = serde_json::from_slice(&req.body).unwrap();
+                        let mut s = seen.lock().unwrap();
+                        s.registered_at = Some(std::time::Instant::now());
+                        s.name = req.header("Lambda-Extension-Name").map(str::to_owned);
+                        s.events =
+                            body["events"].as_array().unwrap().iter().map(|e| e.as_str().unwrap().to_owned()).collect();
+                        respond(
+                            &mut stream,
+                            200,
+                            &[("Lambda-Extension-Identifier", "ext-id-1")],
+                            br#"{"functionName":"orders","functionVersion":"7","handler":"h"}"#,
+                        );
                     }
-                });
+                    ("PUT", "/2022-07-01/telemetry") => {
+                        assert_eq!(req.header("Lambda-Extension-Identifier"), Some("ext-id-1"));
+                        let body: Value = serde_json::from_slice(&req.body).unwrap();
+                        let dest = body["destination"]["URI"].as_str().unwrap().to_owned();
+                        let mut s = seen.lock().unwrap();
+                        s.subscribed_at = Some(std::time::Instant::now());
+                        s.api_wait_ns = std::fs::read_to_string("/proc/thread-self/schedstat")
+                            .ok()
+                            .and_then(|t| t.split_whitespace().nth(1).and_then(|n| n.parse().ok()))
+                            .unwrap_or(0);
+                        s.destination = Some(dest.clone());
+                        s.subscription = Some(body);
+                        respond(&mut stream, 200, &[], b"OK");
+                        let _ = sub_tx.send(dest);
+                    }
+                    ("GET", "/2020-01-01/extension/event/next") => {
+                        let deadline = shutdown_rx.lock().unwrap().recv().unwrap_or_else(|_| now_ms() + 2_000);
+                        let ev = json!({"eventType": "SHUTDOWN", "shutdownReason": "spindown", "deadlineMs": deadline});
+                        respond(&mut stream, 200, &[], ev.to_string().as_bytes());
+                    }
+                    _ => respond(&mut stream, 404, &[], b"{}"),
+                };
+                if long_poll {
+                    thread::spawn(serve);
+                } else {
+                    serve();
+                }
             }
         });
         Self { addr, seen, subscribed, shutdown }
