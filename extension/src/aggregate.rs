@@ -6,6 +6,10 @@
 //! [`autopilot_core::histogram::bucket_count`] entries. Past the bound the oldest bucket is
 //! dropped and counted as unwritten (reported at shutdown, never silently).
 //!
+//! Cost per invocation (this runs for every invocation of the customer's function): the
+//! bucket of the current minute is found without a search (the last one used is checked
+//! first), histograms are arrays ([`DenseHistogram`]), nothing is allocated.
+//!
 //! Attribution rules (documented in extension/README.md):
 //! - an invocation counts in the minute of its `platform.report` record's `time` (its end);
 //! - busy time (duration + INIT/restore, rounded to whole ms per invocation) is spread over
@@ -17,9 +21,10 @@
 //!   starts (no caller waited); the SnapStart snapshot INIT runs at publish time and is
 //!   ignored: anything counted then would be copied into every restored environment.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use autopilot_core::domain::{FunctionRef, MemoryMb, Minute};
+use autopilot_core::histogram::DenseHistogram;
 use autopilot_core::observe::{Counters, MinuteStats};
 use autopilot_core::report::{Outcome, Report};
 
@@ -69,12 +74,59 @@ impl Lost {
     }
 }
 
+/// One pending minute × memory size. The histograms are counted in `duration` / `init` /
+/// `memory_used` while pending; `counters` holds everything else (and the histograms of items
+/// put back after a failed write).
+#[derive(Debug, Clone)]
+struct Bucket {
+    key: (Minute, MemoryMb),
+    counters: Counters,
+    duration: DenseHistogram,
+    init: DenseHistogram,
+    memory_used: DenseHistogram,
+}
+
+impl Bucket {
+    fn new(key: (Minute, MemoryMb)) -> Self {
+        Self {
+            key,
+            counters: Counters::default(),
+            duration: DenseHistogram::new(),
+            init: DenseHistogram::new(),
+            memory_used: DenseHistogram::new(),
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.counters == Counters::default()
+            && self.duration.is_empty()
+            && self.init.is_empty()
+            && self.memory_used.is_empty()
+    }
+
+    fn into_counters(self) -> Counters {
+        let mut c = self.counters;
+        for (h, dense) in
+            [(&mut c.duration, &self.duration), (&mut c.init, &self.init), (&mut c.memory_used, &self.memory_used)]
+        {
+            if !dense.is_empty() {
+                h.merge(&dense.to_histogram());
+            }
+        }
+        c
+    }
+}
+
 /// The aggregation state of one execution environment.
 #[derive(Debug, Clone)]
 pub struct Aggregator {
     env_memory: Option<MemoryMb>,
-    pending: BTreeMap<(Minute, MemoryMb), Counters>,
+    /// Sorted by key; telemetry arrives in time order, so new buckets go at the end.
+    pending: Vec<Bucket>,
+    /// Index in `pending` of the bucket used last.
+    last: usize,
     served: BTreeSet<Minute>,
+    last_served: Option<Minute>,
     init: InitState,
     /// The last `platform.runtimeDone` that was not a success: (request id, status, error type).
     last_failure: Option<(Option<String>, String, Option<String>)>,
@@ -87,8 +139,10 @@ impl Aggregator {
     pub fn new(env_memory: Option<MemoryMb>) -> Self {
         Self {
             env_memory,
-            pending: BTreeMap::new(),
+            pending: Vec::new(),
+            last: 0,
             served: BTreeSet::new(),
+            last_served: None,
             init: InitState::Fresh,
             last_failure: None,
             intake: Intake::default(),
@@ -97,17 +151,19 @@ impl Aggregator {
     }
 
     /// Applies one record; `now_ms` stands in for a missing or unreadable `time`.
-    pub fn apply(&mut self, record: Record, now_ms: i64) {
+    pub fn apply(&mut self, record: &Record, now_ms: i64) {
         match record {
             Record::Report { time_ms, report, has_status } => {
                 self.intake.reports += 1;
-                self.report(time_ms.unwrap_or(now_ms), &report, has_status);
+                self.report(time_ms.unwrap_or(now_ms), report, *has_status);
             }
             Record::Start => self.intake.starts += 1,
             Record::RuntimeDoneSuccess => self.last_failure = None,
             Record::RuntimeDone { request_id, status, error_type } => {
                 self.last_failure = match status {
-                    Some(s) if !s.eq_ignore_ascii_case("success") => Some((request_id, s, error_type)),
+                    Some(s) if !s.eq_ignore_ascii_case("success") => {
+                        Some((request_id.clone(), s.clone(), error_type.clone()))
+                    }
                     _ => None,
                 };
             }
@@ -116,13 +172,15 @@ impl Aggregator {
                 match (init, self.init) {
                     (_, InitState::Done) | (InitKind::SnapStart, _) => {}
                     (InitKind::Provisioned, _) => self.init = InitState::Done,
-                    (InitKind::OnDemand, _) => self.init = InitState::Pending { restore: false, minute, duration_ms },
+                    (InitKind::OnDemand, _) => {
+                        self.init = InitState::Pending { restore: false, minute, duration_ms: *duration_ms };
+                    }
                 }
             }
             Record::RestoreReport { time_ms, duration_ms } => {
                 if self.init != InitState::Done {
                     let minute = Minute::from_epoch_ms(time_ms.unwrap_or(now_ms));
-                    self.init = InitState::Pending { restore: true, minute, duration_ms };
+                    self.init = InitState::Pending { restore: true, minute, duration_ms: *duration_ms };
                 }
             }
             Record::Ignored | Record::Unknown => {}
@@ -148,7 +206,8 @@ impl Aggregator {
         // The environment was busy for the INIT/restore the caller waited for, too.
         let init_wait = first.and_then(|(_, d)| d).unwrap_or(0.0);
         let busy_ms = (report.duration_ms + init_wait).round() as i64;
-        let c = self.bucket(minute, memory);
+        let b = self.bucket(minute, memory);
+        let c = &mut b.counters;
         c.invocations += 1;
         match outcome {
             Outcome::Success => {}
@@ -158,17 +217,20 @@ impl Aggregator {
         }
         c.billed_ms += report.billed_ms - billed_init;
         c.billed_init_ms += billed_init + report.billed_restore_ms.unwrap_or(0);
-        c.duration.record(report.duration_ms);
-        c.memory_used.record(f64::from(report.max_memory_used_mb));
-        if let Some((restore, duration)) = first {
+        if let Some((restore, _)) = first {
             if restore {
                 c.restores += 1;
             } else {
                 c.cold_starts += 1;
             }
-            if let Some(d) = duration {
-                c.init.record(d);
-            }
+        }
+        b.duration.record(report.duration_ms);
+        // 0: not reported (Lambda Managed Instances report the duration alone).
+        if report.max_memory_used_mb > 0 {
+            b.memory_used.record(f64::from(report.max_memory_used_mb));
+        }
+        if let Some((_, Some(d))) = first {
+            b.init.record(d);
         }
         self.mark_served(minute, memory);
         self.add_busy(time_ms, busy_ms, memory);
@@ -202,21 +264,35 @@ impl Aggregator {
         }
     }
 
-    fn bucket(&mut self, minute: Minute, memory: MemoryMb) -> &mut Counters {
+    fn bucket(&mut self, minute: Minute, memory: MemoryMb) -> &mut Bucket {
         let key = (minute, memory);
-        if !self.pending.contains_key(&key)
-            && self.pending.len() >= MAX_PENDING_BUCKETS
-            && let Some((_, oldest)) = self.pending.pop_first()
-        {
-            self.overflow.items += 1;
-            self.overflow.invocations += oldest.invocations;
+        if self.pending.get(self.last).is_some_and(|b| b.key == key) {
+            return &mut self.pending[self.last];
         }
-        self.pending.entry(key).or_default()
+        let at = match self.pending.binary_search_by(|b| b.key.cmp(&key)) {
+            Ok(at) => at,
+            Err(mut at) => {
+                if self.pending.len() >= MAX_PENDING_BUCKETS {
+                    let oldest = self.pending.remove(0).into_counters();
+                    self.overflow.items += 1;
+                    self.overflow.invocations += oldest.invocations;
+                    at = at.saturating_sub(1);
+                }
+                self.pending.insert(at, Bucket::new(key));
+                at
+            }
+        };
+        self.last = at;
+        &mut self.pending[at]
     }
 
     fn mark_served(&mut self, minute: Minute, memory: MemoryMb) {
+        if self.last_served == Some(minute) {
+            return;
+        }
+        self.last_served = Some(minute);
         if self.served.insert(minute) {
-            self.bucket(minute, memory).environments += 1;
+            self.bucket(minute, memory).counters.environments += 1;
             while self.served.len() > SERVED_MEMORY {
                 self.served.pop_first();
             }
@@ -231,7 +307,7 @@ impl Aggregator {
             let from = start_ms.max(minute.epoch_ms());
             let to = end_ms.min(minute.plus(1).epoch_ms());
             if to > from {
-                self.bucket(minute, memory).busy_ms += (to - from) as u64;
+                self.bucket(minute, memory).counters.busy_ms += (to - from) as u64;
                 self.mark_served(minute, memory);
             }
             if minute.plus(1).epoch_ms() >= end_ms {
@@ -247,31 +323,35 @@ impl Aggregator {
         if let InitState::Pending { restore, minute, duration_ms } = self.init {
             self.init = InitState::Done;
             let Some(memory) = self.env_memory else { return };
-            let c = self.bucket(minute, memory);
+            let b = self.bucket(minute, memory);
             if restore {
-                c.restores += 1;
+                b.counters.restores += 1;
             } else {
-                c.cold_starts += 1;
+                b.counters.cold_starts += 1;
             }
             if let Some(d) = duration_ms {
-                c.init.record(d);
+                b.init.record(d);
             }
         }
     }
 
     /// Takes every pending bucket that has something to write (idle ones are skipped).
     pub fn take(&mut self, function: &FunctionRef) -> Vec<MinuteStats> {
+        self.last = 0;
         std::mem::take(&mut self.pending)
             .into_iter()
-            .filter(|(_, c)| *c != Counters::default())
-            .map(|((minute, memory), counters)| MinuteStats { function: function.clone(), minute, memory, counters })
+            .filter(|b| !b.is_empty())
+            .map(|b| {
+                let (minute, memory) = b.key;
+                MinuteStats { function: function.clone(), minute, memory, counters: b.into_counters() }
+            })
             .collect()
     }
 
     /// Puts items whose write failed back, merged with anything recorded since.
     pub fn restore(&mut self, items: Vec<MinuteStats>) {
         for item in items {
-            self.bucket(item.minute, item.memory).merge(&item.counters);
+            self.bucket(item.minute, item.memory).counters.merge(&item.counters);
         }
     }
 

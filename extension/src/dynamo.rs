@@ -9,7 +9,9 @@
 
 use autopilot_core::observe::MinuteStats;
 use autopilot_core::stats_item;
-use serde_json::{Map, Value, json};
+use std::fmt::Write as _;
+
+use serde_json::Value;
 
 /// `X-Amz-Target` of the call.
 pub const TARGET: &str = "DynamoDB_20120810.UpdateItem";
@@ -20,50 +22,59 @@ pub const CONTENT_TYPE: &str = "application/x-amz-json-1.0";
 pub const MAX_EXPRESSION_BYTES: usize = 4_096;
 
 /// The JSON bodies of the `UpdateItem` calls for one item: one body, unless the expression
-/// would exceed [`MAX_EXPRESSION_BYTES`]. `None` when the item has nothing to add.
+/// would exceed [`MAX_EXPRESSION_BYTES`]. Empty when the item has nothing to add.
+///
+/// Written straight into the body (no `serde_json::Value` tree of a few hundred small maps):
+/// an item is one write per minute, but its histograms make it a hundred attributes.
 pub fn update_item_bodies(table: &str, item: &MinuteStats, retention_days: i64) -> Vec<Vec<u8>> {
     let adds = stats_item::increments(&item.counters);
     if adds.is_empty() {
         return Vec::new();
     }
-    let key = json!({
-        stats_item::PARTITION_KEY: { "S": item.function.resource_id() },
-        stats_item::SORT_KEY: { "S": stats_item::sort_key(item.minute, item.memory) },
-    });
-    let ttl = stats_item::expires_at(item.minute, retention_days).to_string();
+    let head = format!(
+        r#"{{"TableName":{},"Key":{{{}:{{"S":{}}},{}:{{"S":{}}}}},"UpdateExpression":"ADD "#,
+        json_string(table),
+        json_string(stats_item::PARTITION_KEY),
+        json_string(&item.function.resource_id()),
+        json_string(stats_item::SORT_KEY),
+        json_string(&stats_item::sort_key(item.minute, item.memory)),
+    );
+    let ttl = stats_item::expires_at(item.minute, retention_days);
     let set_clause = " SET #t = :t";
     let mut bodies = Vec::new();
     let mut i = 0;
     while i < adds.len() {
-        let mut expression = String::from("ADD ");
-        let mut names = Map::new();
-        let mut values = Map::new();
+        let (mut expression, mut names, mut values) = (String::new(), String::new(), String::new());
         let mut n = 0;
         while i < adds.len() {
             let term = format!("{}#{n} :{n}", if n > 0 { ", " } else { "" });
-            if n > 0 && expression.len() + term.len() + set_clause.len() > MAX_EXPRESSION_BYTES {
+            if n > 0 && "ADD ".len() + expression.len() + term.len() + set_clause.len() > MAX_EXPRESSION_BYTES {
                 break;
             }
             expression.push_str(&term);
             let (name, inc) = &adds[i];
-            names.insert(format!("#{n}"), Value::from(name.as_str()));
-            values.insert(format!(":{n}"), json!({ "N": inc.to_dynamo_number() }));
+            let _ = write!(names, r##""#{n}":{},"##, json_string(name));
+            let _ = write!(values, r#"":{n}":{{"N":"{}"}},"#, inc.to_dynamo_number());
             n += 1;
             i += 1;
         }
-        expression.push_str(set_clause);
-        names.insert("#t".into(), Value::from(stats_item::TTL_ATTRIBUTE));
-        values.insert(":t".into(), json!({ "N": ttl }));
-        let body = json!({
-            "TableName": table,
-            "Key": key,
-            "UpdateExpression": expression,
-            "ExpressionAttributeNames": names,
-            "ExpressionAttributeValues": values,
-        });
-        bodies.push(body.to_string().into_bytes());
+        let mut body = String::with_capacity(head.len() + expression.len() + names.len() + values.len() + 160);
+        body.push_str(&head);
+        body.push_str(&expression);
+        body.push_str(set_clause);
+        let _ = write!(
+            body,
+            r##"","ExpressionAttributeNames":{{{names}"#t":{}}},"ExpressionAttributeValues":{{{values}":t":{{"N":"{ttl}"}}}}}}"##,
+            json_string(stats_item::TTL_ATTRIBUTE)
+        );
+        bodies.push(body.into_bytes());
     }
     bodies
+}
+
+/// A JSON string literal.
+fn json_string(s: &str) -> String {
+    Value::from(s).to_string()
 }
 
 /// How a DynamoDB answer should be treated.

@@ -187,6 +187,9 @@ fn spawn_flusher(shared: Arc<Shared>, target: DynamoTarget, retention_days: i64)
 pub fn run(config: &Config, name: &str) -> i32 {
     log::set_level(config.log_level);
     let api = LambdaApi::new(config.runtime_api.clone());
+    // Binding looks up the sandbox's address (a DNS query where /etc/hosts lacks it): done
+    // beside the registration round trip, not after it — init time is the customer's cold start.
+    let binding = thread::Builder::new().name("telemetry-bind".into()).stack_size(128 * 1024).spawn(Listener::bind);
     let id = match register(&api, name) {
         Ok(id) => id,
         Err(e) => {
@@ -195,7 +198,11 @@ pub fn run(config: &Config, name: &str) -> i32 {
         }
     };
     let shared = Shared::new(config);
-    match Listener::bind() {
+    let bound = match binding {
+        Ok(handle) => handle.join().unwrap_or_else(|_| Err(std::io::Error::other("the bind thread panicked"))),
+        Err(_) => Listener::bind(),
+    };
+    match bound {
         Ok(listener) => {
             let uri = listener.uri.clone();
             let sink_state = Arc::clone(&shared);

@@ -1,3 +1,5 @@
+use std::collections::BTreeMap;
+
 use autopilot_core::histogram::RELATIVE_ACCURACY;
 use autopilot_core::stats_item;
 use proptest::prelude::*;
@@ -54,9 +56,9 @@ fn by_minute_exact(items: &[MinuteStats]) -> BTreeMap<(i64, u32), Counters> {
 #[test]
 fn an_on_demand_cold_start_counts_once_in_the_minute_of_the_first_invocation() {
     let mut a = Aggregator::new(Some(mb(512)));
-    a.apply(init_report(T0 + 59_000, "on-demand", 250.0), 0);
-    a.apply(report_at(T0 + 60_100, 20.0, 20, r#","initDurationMs":251.5"#), 0);
-    a.apply(report_at(T0 + 61_000, 10.0, 10, r#","initDurationMs":999"#), 0);
+    a.apply(&init_report(T0 + 59_000, "on-demand", 250.0), 0);
+    a.apply(&report_at(T0 + 60_100, 20.0, 20, r#","initDurationMs":251.5"#), 0);
+    a.apply(&report_at(T0 + 61_000, 10.0, 10, r#","initDurationMs":999"#), 0);
     let m = by_minute(&a.take(&function()));
     let (m0, m1) = (Minute::from_epoch_ms(T0).0, Minute::from_epoch_ms(T0).0 + 1);
     let first = &m[&(m1, 512)];
@@ -72,13 +74,13 @@ fn an_on_demand_cold_start_counts_once_in_the_minute_of_the_first_invocation() {
 #[test]
 fn snapstart_counts_the_restore_not_the_snapshot_init() {
     let mut a = Aggregator::new(Some(mb(512)));
-    a.apply(init_report(T0 - 3_600_000, "snap-start", 3_000.0), 0);
+    a.apply(&init_report(T0 - 3_600_000, "snap-start", 3_000.0), 0);
     let restore = format!(
         r#"{{"time":"{}","type":"platform.restoreReport","record":{{"status":"success","metrics":{{"durationMs":15.19}}}}}}"#,
         T0 + 1_000
     );
-    a.apply(parse_record(restore.as_bytes()).unwrap(), 0);
-    a.apply(report_at(T0 + 2_000, 100.0, 100, r#","restoreDurationMs":15.19,"billedRestoreDurationMs":75"#), 0);
+    a.apply(&parse_record(restore.as_bytes()).unwrap(), 0);
+    a.apply(&report_at(T0 + 2_000, 100.0, 100, r#","restoreDurationMs":15.19,"billedRestoreDurationMs":75"#), 0);
     let items = a.take(&function());
     assert_eq!(items.len(), 1);
     let c = &items[0].counters;
@@ -88,8 +90,8 @@ fn snapstart_counts_the_restore_not_the_snapshot_init() {
 #[test]
 fn provisioned_concurrency_inits_are_not_cold_starts() {
     let mut a = Aggregator::new(Some(mb(512)));
-    a.apply(init_report(T0, "provisioned-concurrency", 800.0), 0);
-    a.apply(report_at(T0 + 120_000, 10.0, 10, ""), 0);
+    a.apply(&init_report(T0, "provisioned-concurrency", 800.0), 0);
+    a.apply(&report_at(T0 + 120_000, 10.0, 10, ""), 0);
     a.finish();
     let total = a.take(&function()).iter().fold(Counters::default(), |mut t, i| {
         t.merge(&i.counters);
@@ -101,7 +103,7 @@ fn provisioned_concurrency_inits_are_not_cold_starts() {
 #[test]
 fn an_init_without_an_invocation_counts_at_shutdown_in_its_own_minute() {
     let mut a = Aggregator::new(Some(mb(1024)));
-    a.apply(init_report(T0 + 5_000, "on-demand", 300.0), 0);
+    a.apply(&init_report(T0 + 5_000, "on-demand", 300.0), 0);
     assert!(a.take(&function()).is_empty(), "a pending cold start waits for its invocation");
     a.finish();
     let items = a.take(&function());
@@ -114,15 +116,32 @@ fn an_init_without_an_invocation_counts_at_shutdown_in_its_own_minute() {
 }
 
 #[test]
+fn a_report_with_only_a_duration_counts_at_the_environments_memory_size() {
+    // Lambda Managed Instances: no billed duration, no memory figures.
+    let mut a = Aggregator::new(Some(mb(2048)));
+    let json = format!(
+        r#"{{"time":"{}","type":"platform.report","record":{{"requestId":"m","metrics":{{"durationMs":12.5}},"status":"success"}}}}"#,
+        T0 + 1_000
+    );
+    a.apply(&parse_record(json.as_bytes()).unwrap(), 0);
+    let items = a.take(&function());
+    assert_eq!(items.len(), 1);
+    let c = &items[0].counters;
+    assert_eq!((items[0].memory, c.invocations, c.billed_ms, c.duration.count()), (mb(2048), 1, 0, 1));
+    assert!(c.memory_used.is_empty(), "no memory figure: nothing recorded, not a 0 MB one");
+    assert_eq!(a.intake.malformed, 0);
+}
+
+#[test]
 fn billed_init_is_split_from_billed_duration_in_both_billing_regimes() {
     // AWS's documented example: billed 694 for 693.92 ms with a 397.68 ms INIT left unbilled.
     let mut a = Aggregator::new(None);
-    a.apply(report_at(T0 + 30_000, 693.92, 694, r#","initDurationMs":397.68"#), 0);
+    a.apply(&report_at(T0 + 30_000, 693.92, 694, r#","initDurationMs":397.68"#), 0);
     let c = &a.take(&function())[0].counters;
     assert_eq!((c.billed_ms, c.billed_init_ms, c.cold_starts), (694, 0, 1));
     // Since 2025-08-01 the INIT is billed inside billedDurationMs.
     let mut a = Aggregator::new(None);
-    a.apply(report_at(T0 + 30_000, 693.92, 1092, r#","initDurationMs":397.68"#), 0);
+    a.apply(&report_at(T0 + 30_000, 693.92, 1092, r#","initDurationMs":397.68"#), 0);
     let c = &a.take(&function())[0].counters;
     assert_eq!((c.billed_ms, c.billed_init_ms), (694, 398));
 }
@@ -130,15 +149,15 @@ fn billed_init_is_split_from_billed_duration_in_both_billing_regimes() {
 #[test]
 fn busy_time_spreads_over_minutes_and_each_minute_counts_the_environment_once() {
     let mut a = Aggregator::new(None);
-    a.apply(report_at(T0 + 60_500, 1_000.0, 1_000, ""), 0);
-    a.apply(report_at(T0 + 60_700, 100.0, 100, ""), 0);
+    a.apply(&report_at(T0 + 60_500, 1_000.0, 1_000, ""), 0);
+    a.apply(&report_at(T0 + 60_700, 100.0, 100, ""), 0);
     let m = by_minute(&a.take(&function()));
     let (m0, m1) = (Minute::from_epoch_ms(T0).0, Minute::from_epoch_ms(T0).0 + 1);
     assert_eq!((m[&(m0, 512)].busy_ms, m[&(m1, 512)].busy_ms), (500, 600));
     assert_eq!((m[&(m0, 512)].environments, m[&(m1, 512)].environments), (1, 1));
     assert_eq!((m[&(m0, 512)].invocations, m[&(m1, 512)].invocations), (0, 2));
     // A later flush in the same minute does not count the environment again.
-    a.apply(report_at(T0 + 61_000, 10.0, 10, ""), 0);
+    a.apply(&report_at(T0 + 61_000, 10.0, 10, ""), 0);
     assert_eq!(a.take(&function())[0].counters.environments, 0);
 }
 
@@ -150,18 +169,18 @@ fn outcomes_come_from_the_report_or_else_from_runtime_done() {
         let json = format!(
             r#"{{"time":"{T}","type":"platform.report","record":{{"status":"{status}"{extra},"metrics":{{"durationMs":1,"billedDurationMs":1,"memorySizeMB":128,"maxMemoryUsedMB":20}}}}}}"#
         );
-        a.apply(parse_record(json.as_bytes()).unwrap(), 0);
+        a.apply(&parse_record(json.as_bytes()).unwrap(), 0);
     }
     let oom = format!(
         r#"{{"time":"{T}","type":"platform.report","record":{{"metrics":{{"durationMs":1,"billedDurationMs":1,"memorySizeMB":128,"maxMemoryUsedMB":128}}}}}}"#
     );
-    a.apply(parse_record(oom.as_bytes()).unwrap(), 0);
+    a.apply(&parse_record(oom.as_bytes()).unwrap(), 0);
     let done = br#"{"type":"platform.runtimeDone","record":{"requestId":"q","status":"timeout"}}"#;
-    a.apply(parse_record(done).unwrap(), 0);
+    a.apply(&parse_record(done).unwrap(), 0);
     let no_status = format!(
         r#"{{"time":"{T}","type":"platform.report","record":{{"requestId":"q","metrics":{{"durationMs":1,"billedDurationMs":1,"memorySizeMB":128,"maxMemoryUsedMB":20}}}}}}"#
     );
-    a.apply(parse_record(no_status.as_bytes()).unwrap(), 0);
+    a.apply(&parse_record(no_status.as_bytes()).unwrap(), 0);
     let c = &a.take(&function())[0].counters;
     assert_eq!((c.invocations, c.errors, c.timeouts, c.out_of_memory), (5, 2, 2, 1));
 }
@@ -170,7 +189,7 @@ fn outcomes_come_from_the_report_or_else_from_runtime_done() {
 fn pending_buckets_are_bounded_and_the_overflow_is_counted() {
     let mut a = Aggregator::new(None);
     for i in 0..(MAX_PENDING_BUCKETS as i64 + 20) {
-        a.apply(report_at(T0 + i * 60_000 + 30_000, 1.0, 1, ""), 0);
+        a.apply(&report_at(T0 + i * 60_000 + 30_000, 1.0, 1, ""), 0);
     }
     assert_eq!(a.pending_buckets(), MAX_PENDING_BUCKETS);
     assert_eq!(a.overflow, Lost { items: 20, invocations: 20 });
@@ -184,7 +203,7 @@ fn arb_reports() -> impl Strategy<Value = Vec<(i64, i64, f64, bool)>> {
 fn apply_all(a: &mut Aggregator, reports: &[(i64, i64, f64, bool)]) {
     for &(minute, ms, duration, cold) in reports {
         let extra = if cold { r#","initDurationMs":120.5"# } else { "" };
-        a.apply(report_at(T0 + minute * 60_000 + ms, duration, duration.ceil() as u64, extra), 0);
+        a.apply(&report_at(T0 + minute * 60_000 + ms, duration, duration.ceil() as u64, extra), 0);
     }
 }
 
@@ -264,7 +283,7 @@ proptest! {
     #[test]
     fn quantiles_survive_the_item_round_trip(durations in prop::collection::vec(0.5f64..60_000.0, 1..300), q in 0.0f64..=1.0) {
         let mut a = Aggregator::new(None);
-        for &d in &durations { a.apply(report_at(T0 + 30_000, d, d.ceil() as u64, ""), 0); }
+        for &d in &durations { a.apply(&report_at(T0 + 30_000, d, d.ceil() as u64, ""), 0); }
         let item = a.take(&function()).into_iter().find(|i| i.counters.invocations > 0).unwrap();
         let adds: Vec<(String, String)> = stats_item::increments(&item.counters).into_iter().map(|(n, v)| (n, v.to_dynamo_number())).collect();
         let back = stats_item::from_item("orders:7", &stats_item::sort_key(item.minute, item.memory), adds.iter().map(|(n, v)| (n.as_str(), v.as_str()))).unwrap();
