@@ -248,7 +248,10 @@ impl Policy {
             );
         }
         if !(1..=10_000).contains(&k.keep_warm_hold_ms) {
-            return fail("concurrency.keepWarmHoldMs", format!("must be within 1..=10000, got {}", k.keep_warm_hold_ms));
+            return fail(
+                "concurrency.keepWarmHoldMs",
+                format!("must be within 1..=10000, got {}", k.keep_warm_hold_ms),
+            );
         }
         if k.allocation_lead_minutes > k.slot_minutes {
             return fail(
