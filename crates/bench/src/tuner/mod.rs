@@ -36,6 +36,7 @@ use autopilot_core::policy::Policy;
 use autopilot_core::tuner::Settings;
 
 use autopilot_datasets::cebert::{self, CebertError};
+use autopilot_sim::model::Interpolation;
 use autopilot_sim::rng::Rng;
 use truth::Truth;
 
@@ -61,6 +62,8 @@ pub struct Options {
     pub cold_share: (f64, f64),
     /// Held-out synthetic curves.
     pub synthetic_curves: usize,
+    /// How the ground truth joins measured sizes (see [`truth`]).
+    pub truth: Interpolation,
 }
 
 impl Default for Options {
@@ -73,6 +76,7 @@ impl Default for Options {
             window: 2_000,
             cold_share: (0.001, 0.05),
             synthetic_curves: 40,
+            truth: Interpolation::MonotoneCubic,
         }
     }
 }
@@ -247,8 +251,8 @@ pub struct TunerBench {
 
 /// The curves of a folder in the layout of the cebert tables (`<workload>-warm.md`,
 /// `<workload>-cold.md`), those with enough warm sizes to be a curve.
-pub fn load_curves(dir: &Path) -> Result<Vec<Truth>, CebertError> {
-    Ok(cebert::load_dir(dir)?.iter().filter_map(Truth::from_cebert).collect())
+pub fn load_curves(dir: &Path, interpolation: Interpolation) -> Result<Vec<Truth>, CebertError> {
+    Ok(cebert::load_dir(dir)?.iter().filter_map(|c| Truth::from_cebert(c, interpolation)).collect())
 }
 
 /// Runs every scenario on the real curves and on the held-out synthetic ones, on `threads`
@@ -261,7 +265,7 @@ pub fn run(
     progress: &(dyn Fn(usize, usize, &str) + Sync),
 ) -> TunerBench {
     let settings = Settings::default();
-    let synthetic = synthetic::curves(opts.seed, opts.synthetic_curves);
+    let synthetic = synthetic::curves(opts.seed, opts.synthetic_curves, opts.truth);
     let all: Vec<&Truth> = real.iter().chain(&synthetic).collect();
     let done = AtomicUsize::new(0);
     let next = AtomicUsize::new(0);

@@ -9,6 +9,7 @@
 //! ones; the p99/mean ratio and the INIT duration are drawn too.
 
 use autopilot_core::Architecture;
+use autopilot_sim::model::Interpolation;
 
 use autopilot_sim::rng::Rng;
 
@@ -19,11 +20,11 @@ use super::truth::Truth;
 const GRID: [u32; 14] = [128, 192, 256, 384, 512, 768, 1024, 1280, 1769, 2048, 3008, 4096, 6144, 10_240];
 
 /// `count` held-out curves from `seed`.
-pub fn curves(seed: u64, count: usize) -> Vec<Truth> {
-    (0..count as u64).map(|i| curve(&mut Rng::stream(seed, "synthetic", &i.to_string()), i)).collect()
+pub fn curves(seed: u64, count: usize, interpolation: Interpolation) -> Vec<Truth> {
+    (0..count as u64).map(|i| curve(&mut Rng::stream(seed, "synthetic", &i.to_string()), i, interpolation)).collect()
 }
 
-fn curve(rng: &mut Rng, i: u64) -> Truth {
+fn curve(rng: &mut Rng, i: u64, interpolation: Interpolation) -> Truth {
     let kind = (rng.uniform() * 4.0) as u32;
     let cpu = log_uniform(rng, 50.0, 20_000.0);
     let (io, knee, gc, m_gc, name) = match kind {
@@ -58,5 +59,5 @@ fn curve(rng: &mut Rng, i: u64) -> Truth {
         .collect();
     let arch = if rng.uniform() < 0.5 { Architecture::Arm64 } else { Architecture::X86_64 };
     let init = log_uniform(rng, 20.0, 800.0);
-    Truth::from_points(&format!("synthetic/{name}/{i}"), arch, &warm, Some(init))
+    Truth::from_points(&format!("synthetic/{name}/{i}"), arch, &warm, Some(init), interpolation)
 }

@@ -16,8 +16,8 @@
 use autopilot_core::cost::CostModel;
 use autopilot_core::{Architecture, MemoryMb};
 use autopilot_datasets::cebert::{Curve, CurvePoint};
-use autopilot_sim::model::MeasuredCurve;
 use autopilot_sim::model::duration::sigma_for_p99_over_mean;
+use autopilot_sim::model::{Interpolation, MeasuredCurve};
 use autopilot_sim::rng::Rng;
 
 /// z of the 99th percentile of the standard normal.
@@ -78,7 +78,7 @@ pub struct Truth {
 impl Truth {
     /// The truth of a cebert curve; `None` when it has fewer than three warm sizes with
     /// both a mean and a p99 (too little to call a curve).
-    pub fn from_cebert(c: &Curve) -> Option<Self> {
+    pub fn from_cebert(c: &Curve, interpolation: Interpolation) -> Option<Self> {
         let warm: Vec<(u32, f64, Option<f64>)> = c.warm().into_iter().filter(|w| w.2.is_some() && w.1 > 0.0).collect();
         if warm.len() < 3 {
             return None;
@@ -93,6 +93,7 @@ impl Truth {
                 })
                 .collect();
             MeasuredCurve::new(format!("cebert {} {} {} {what}", c.runtime, c.architecture, c.workload), &pts)
+                .map(|m| m.with_interpolation(interpolation))
         };
         Some(Self {
             name: format!("{}/{}/{}", c.workload, c.runtime, c.architecture),
@@ -100,14 +101,21 @@ impl Truth {
             lo: MemoryMb::new(u64::from(warm[0].0)).ok()?,
             hi: MemoryMb::new(u64::from(warm[warm.len() - 1].0)).ok()?,
             measured: warm.iter().map(|w| w.0).collect(),
-            warm: MeasuredCurve::new(format!("cebert {} {} {} warm", c.runtime, c.architecture, c.workload), &warm)?,
+            warm: MeasuredCurve::new(format!("cebert {} {} {} warm", c.runtime, c.architecture, c.workload), &warm)?
+                .with_interpolation(interpolation),
             cold: curve("cold", |p| (p.cold_mean_ms, p.cold_p99_ms)),
             init: curve("init", |p| (p.init_mean_ms, p.init_p99_ms)),
         })
     }
 
     /// A synthetic truth from (MB, mean ms, p99 ms) per measured size and a flat INIT.
-    pub fn from_points(name: &str, arch: Architecture, warm: &[(u32, f64, f64)], init_ms: Option<f64>) -> Self {
+    pub fn from_points(
+        name: &str,
+        arch: Architecture,
+        warm: &[(u32, f64, f64)],
+        init_ms: Option<f64>,
+        interpolation: Interpolation,
+    ) -> Self {
         let lo = MemoryMb::new(u64::from(warm[0].0)).expect("valid size");
         let hi = MemoryMb::new(u64::from(warm[warm.len() - 1].0)).expect("valid size");
         let pts: Vec<(u32, f64, Option<f64>)> = warm.iter().map(|&(m, mean, p99)| (m, mean, Some(p99))).collect();
@@ -117,7 +125,7 @@ impl Truth {
             lo,
             hi,
             measured: warm.iter().map(|w| w.0).collect(),
-            warm: MeasuredCurve::new(name, &pts).expect("positive means"),
+            warm: MeasuredCurve::new(name, &pts).expect("positive means").with_interpolation(interpolation),
             cold: None,
             init: init_ms.and_then(|v| MeasuredCurve::new(name, &[(lo.get(), v, Some(1.2 * v))])),
         }
@@ -210,7 +218,7 @@ mod tests {
     fn a_cpu_bound_curve_has_its_optimum_where_it_should() {
         // Duration ∝ 1/m up to 1,024 MB, flat after: cost flat, then rising.
         let warm = [(128, 8000.0, 8100.0), (256, 4000.0, 4050.0), (1024, 1000.0, 1010.0), (2048, 1000.0, 1010.0)];
-        let t = Truth::from_points("t", Architecture::X86_64, &warm, None);
+        let t = Truth::from_points("t", Architecture::X86_64, &warm, None, Interpolation::PowerLaw);
         let cost = CostModel::default();
         let (m, _) = t.optimum(|m| t.warm_cost(&cost, m));
         assert!(m.get() <= 1024, "{m}");

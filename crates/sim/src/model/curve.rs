@@ -3,11 +3,35 @@
 //!
 //! Interpolation is monotone cubic Hermite (Fritsch–Carlson, 1980) on (ln memory, ln mean):
 //! durations follow power laws in memory, so log-log is where they are smooth, and a
-//! monotone interpolant never invents a dip or a bump between two measured sizes. Outside
-//! the measured range the end values are held (no extrapolated gains). The p99/mean ratio is
-//! interpolated linearly in ln memory.
+//! monotone interpolant never invents a dip or a bump in the *duration* between two measured
+//! sizes. Outside the measured range the end values are held (no extrapolated gains). The
+//! p99/mean ratio is interpolated linearly in ln memory.
+//!
+//! [`Interpolation::PowerLaw`] is the alternative for uses that score sizes by cost (the
+//! tuner benchmark's ground truth): straight lines in log-log, a power law `d ∝ m^β` on each
+//! segment, so that cost `∝ m·d ∝ m^(1+β)` is monotone on each segment too and its minimum
+//! over a range sits at a measured size or an end of the range. The cubic's tangents come
+//! from the neighbouring segments, and where the slope of ln d crosses −1 inside a segment
+//! they create a cost minimum between two measurements that neither measurement shows.
 
 use serde::Serialize;
+
+/// How a [`MeasuredCurve`] joins its measured points (ln mean against ln memory).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Interpolation {
+    /// Monotone cubic Hermite (Fritsch–Carlson): smooth, never overshoots the duration.
+    #[default]
+    MonotoneCubic,
+    /// Piecewise linear: a power law between each two measured sizes.
+    PowerLaw,
+}
+
+impl Interpolation {
+    fn is_default(&self) -> bool {
+        *self == Self::default()
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -17,6 +41,8 @@ pub struct MeasuredCurve {
     /// (memory MB, mean ms, p99 ms), ascending memory, at least one point.
     points: Vec<(f64, f64, f64)>,
     slopes: Vec<f64>,
+    #[serde(skip_serializing_if = "Interpolation::is_default")]
+    interpolation: Interpolation,
 }
 
 impl MeasuredCurve {
@@ -34,7 +60,18 @@ impl MeasuredCurve {
             return None;
         }
         let slopes = fritsch_carlson(&pts.iter().map(|p| (p.0.ln(), p.1.ln())).collect::<Vec<_>>());
-        Some(Self { source: source.into(), points: pts, slopes })
+        Some(Self { source: source.into(), points: pts, slopes, interpolation: Interpolation::default() })
+    }
+
+    /// The same measurements joined the other way.
+    #[must_use]
+    pub fn with_interpolation(mut self, interpolation: Interpolation) -> Self {
+        self.interpolation = interpolation;
+        self
+    }
+
+    pub fn interpolation(&self) -> Interpolation {
+        self.interpolation
     }
 
     /// The warm curve of a cebert table (mean and p99 per measured memory size).
@@ -54,6 +91,9 @@ impl MeasuredCurve {
             Locate::Between(i, t, h) => (i, t, h),
         };
         let (y0, y1) = (self.points[i].1.ln(), self.points[i + 1].1.ln());
+        if self.interpolation == Interpolation::PowerLaw {
+            return (y0 + t * (y1 - y0)).exp();
+        }
         let (m0, m1) = (self.slopes[i], self.slopes[i + 1]);
         let t2 = t * t;
         let t3 = t2 * t;
@@ -162,5 +202,30 @@ mod tests {
             assert!((c.mean_ms(f64::from(mb)) - 100.0).abs() < 1e-9);
         }
         assert!(MeasuredCurve::new("t", &[(512, f64::NAN, None)]).is_none());
+    }
+
+    #[test]
+    fn a_power_law_join_puts_the_cost_minimum_at_a_measured_size() {
+        // ln d falls faster than ln m rises up to 2,048 MB (slopes −1.15, −1.21), then flattens:
+        // the cubic's tangent at 2,048 MB is shallower than −1, so cost m·d dips inside the
+        // segment; the power-law join keeps it monotone there.
+        let pts = [(1024, 4_500.0, None), (1769, 2_400.0, None), (2048, 2_010.0, None), (4096, 1_900.0, None)];
+        let cubic = MeasuredCurve::new("t", &pts).unwrap();
+        let power = cubic.clone().with_interpolation(Interpolation::PowerLaw);
+        assert_eq!(cubic.interpolation(), Interpolation::MonotoneCubic);
+        let cost = |c: &MeasuredCurve, mb: u32| f64::from(mb) * c.mean_ms(f64::from(mb));
+        let argmin = |c: &MeasuredCurve| (1024..=4096).min_by(|&a, &b| cost(c, a).total_cmp(&cost(c, b))).unwrap();
+        assert!((1770..2048).contains(&argmin(&cubic)), "the cubic dips between measurements: {}", argmin(&cubic));
+        assert_eq!(argmin(&power), 2048);
+        // Both pass through the measurements; the power law is exact between two of them.
+        for c in [&cubic, &power] {
+            assert!((c.mean_ms(1769.0) - 2_400.0).abs() < 1e-9);
+        }
+        let mid = (1024f64 * 1769.0).sqrt();
+        assert!((power.mean_ms(mid) - (4_500f64 * 2_400.0).sqrt()).abs() < 1e-9);
+        // The default serialises as before; the power law says so.
+        let json = serde_json::to_value(&power).unwrap();
+        assert_eq!(json["interpolation"], "powerLaw");
+        assert!(serde_json::to_value(&cubic).unwrap().get("interpolation").is_none());
     }
 }

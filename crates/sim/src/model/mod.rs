@@ -6,7 +6,7 @@ pub mod duration;
 pub mod function;
 pub mod runtime;
 
-pub use curve::MeasuredCurve;
+pub use curve::{Interpolation, MeasuredCurve};
 pub use duration::{DurationModel, SlowPath, Workload};
 pub use function::FunctionSpec;
 pub use runtime::{InitModel, Runtime};

@@ -5,7 +5,8 @@ use std::path::PathBuf;
 
 use autopilot_bench::tuner::{self, Options, load_curves, report};
 use autopilot_datasets::data_dir::require_dir;
-use clap::Args;
+use autopilot_sim::model::Interpolation;
+use clap::{Args, ValueEnum};
 
 use crate::CliError;
 
@@ -32,13 +33,36 @@ pub struct TunerArgs {
     /// Worker threads.
     #[arg(long, default_value_t = 2)]
     pub threads: usize,
+    /// How the ground truth joins the measured sizes: `cubic` (monotone cubic in log-log,
+    /// which can put a cost dip between two measurements that neither shows) or `power-law`
+    /// (straight in log-log, so a curve's cost optimum lies at a measured size, which is
+    /// where Power Tuning's ladder samples). Neither is known to be the truth between two
+    /// measurements; the README gives the figures of both.
+    #[arg(long, value_enum, default_value_t = Truth::Cubic)]
+    pub truth: Truth,
+}
+
+/// [`Interpolation`] on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Truth {
+    PowerLaw,
+    Cubic,
+}
+
+impl From<Truth> for Interpolation {
+    fn from(t: Truth) -> Self {
+        match t {
+            Truth::PowerLaw => Interpolation::PowerLaw,
+            Truth::Cubic => Interpolation::MonotoneCubic,
+        }
+    }
 }
 
 pub fn run(args: &TunerArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<(), CliError> {
     let dir =
         require_dir(&args.data).map_err(|e| CliError::BadInput { path: args.data.clone(), problem: e.to_string() })?;
-    let curves =
-        load_curves(&dir).map_err(|e| CliError::BadInput { path: args.data.clone(), problem: e.to_string() })?;
+    let curves = load_curves(&dir, args.truth.into())
+        .map_err(|e| CliError::BadInput { path: args.data.clone(), problem: e.to_string() })?;
     if curves.is_empty() {
         return Err(CliError::BadInput {
             path: args.data.clone(),
@@ -49,6 +73,7 @@ pub fn run(args: &TunerArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result
         seed: args.seed,
         repetitions: args.repetitions.max(1),
         passive_repetitions: args.passive_repetitions.max(1),
+        truth: args.truth.into(),
         ..Options::default()
     };
     writeln!(
