@@ -77,11 +77,16 @@ async fn forecast_one<R: RunStore>(
     let (from, to) = (input.window.from.0, input.window.to.0);
     let Some(summary) = store.get_summary(function, from, to).await? else { return Ok(None) };
     let horizon = input.policy.concurrency.horizon_minutes;
-    let forecast = forecast_load(&summary.load, &[], from, input.now.0, horizon, config);
+    let mut forecast = forecast_load(&summary.load, &[], from, input.now.0, horizon, config);
     let kind = forecast.model;
     // Idle evidence needs the minutes the autopilot itself kept the function warm (a call
     // after an idle spell that a warm-up round kept warm says nothing about AWS), and no
-    // record of those exists here: the planner uses its level model alone.
+    // record of those exists here: the planner uses its level model alone. For the same
+    // reason the environments seen lately are not handed on: the stats count those that
+    // served our own warm-up rounds, and the planner would take them for environments that
+    // outlive the next round (on the simulator's demo fleet, busy APIs then kept 190 of 237
+    // cold starts; crates/runner/tests/simulator.rs asks for under 70%).
+    forecast.recent_environments.clear();
     let idle_evidence: Option<IdleEvidence> = None;
     let stored =
         StoredForecast { function: function.clone(), forecast, init_ms: mean_init_ms(&summary), idle_evidence };

@@ -36,6 +36,10 @@ pub struct MinuteObs {
     pub pc_ready: u32,
     /// Most environments busy at once after an arrival (callers and warm-ups).
     pub peak_busy: u32,
+    /// Warm-up calls sent at the start of the minute, and how many started cold (what the
+    /// invoke responses tell the sender).
+    pub warmups: u32,
+    pub warmups_cold: u32,
 }
 
 impl MinuteObs {
@@ -56,12 +60,15 @@ pub trait Policy {
     fn observe(&mut self, _obs: &MinuteObs) {}
 }
 
-/// Totals of one run.
+/// Totals of one run over the scored window (after the workload's warm-up minutes).
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Outcome {
     pub invocations: u64,
     /// Callers' invocations that landed cold.
     pub cold_starts: u64,
+    /// Of those, the ones that arrived while a warm-up round of the same minute still held an
+    /// environment (a caller the warm-ups crowded out).
+    pub cold_behind_warmups: u64,
     pub warmups: u64,
     pub warmups_cold: u64,
     /// Callers' traffic, INIT and PC.
@@ -71,6 +78,9 @@ pub struct Outcome {
     pub pc_busy_ms: f64,
     /// PC allocated (environment-ms, billed rounding included).
     pub pc_allocated_ms: f64,
+    /// Cold starts and total cost over the whole simulated window, warm-up included.
+    pub whole_cold_starts: u64,
+    pub whole_cost: f64,
 }
 
 impl Outcome {
@@ -89,7 +99,8 @@ impl Outcome {
 }
 
 /// Runs `policy` over the workload's window with idle environments reclaimed after
-/// `reclaim_minutes`.
+/// `reclaim_minutes`; the figures are of the minutes after the workload's warm-up (the
+/// whole window's cold starts and cost are kept beside them).
 pub fn run(workload: &Workload, reclaim_minutes: u32, policy: &mut dyn Policy) -> Outcome {
     let memory = setup::memory();
     let cost = setup::cost_model();
@@ -105,6 +116,8 @@ pub fn run(workload: &Workload, reclaim_minutes: u32, policy: &mut dyn Policy) -
     let mut durations = Rng::stream(setup::SEED, &key, "durations");
     let mut inits = Rng::stream(setup::SEED, &key, "inits");
     let (mut usage, mut warm_usage) = (Usage::default(), Usage::default());
+    // Usage of the unscored warm-up (callers and PC, warm-ups).
+    let (mut early, mut early_warm) = (Usage::default(), Usage::default());
     let mut out = Outcome::default();
     let mut times = Vec::new();
     let window_start = workload.start.plus(workload.history_minutes as i64);
@@ -112,6 +125,18 @@ pub fn run(workload: &Workload, reclaim_minutes: u32, policy: &mut dyn Policy) -
     for m in 0..workload.eval_minutes {
         let now = window_start.plus(m as i64);
         let t0 = m as f64 * 60_000.0;
+        if m == workload.warmup_minutes && m > 0 {
+            early += pool.take_pc_usage(t0);
+            early_warm = std::mem::take(&mut warm_usage);
+            early += std::mem::take(&mut usage);
+            out.whole_cold_starts = out.cold_starts;
+            out.cold_starts = 0;
+            out.cold_behind_warmups = 0;
+            out.invocations = 0;
+            out.warmups = 0;
+            out.warmups_cold = 0;
+            out.pc_busy_ms = 0.0;
+        }
         let action = policy.act(now, m);
         if let Some(level) = action.provisioned
             && level != requested
@@ -119,6 +144,8 @@ pub fn run(workload: &Workload, reclaim_minutes: u32, policy: &mut dyn Policy) -
             pool.set_provisioned(t0, level);
             requested = level;
         }
+        let mut warm_until = t0;
+        let mut obs = MinuteObs { minute: now, warmups: action.warm, ..MinuteObs::default() };
         for _ in 0..action.warm {
             let hold = f64::from(action.hold_ms.max(1));
             let placement = pool.invoke(t0, hold, setup::INIT_MS, false);
@@ -127,12 +154,16 @@ pub fn run(workload: &Workload, reclaim_minutes: u32, policy: &mut dyn Policy) -
                 Placement::Provisioned => Usage::pc_invocations(memory, 1, billed_ms(hold)),
                 Placement::Cold => {
                     out.warmups_cold += 1;
+                    obs.warmups_cold += 1;
+                    warm_until = warm_until.max(t0 + setup::INIT_MS + hold);
                     Usage::on_demand(memory, hold) + Usage::init(memory, service.init(&mut inits))
                 }
-                _ => Usage::on_demand(memory, hold),
+                _ => {
+                    warm_until = warm_until.max(t0 + hold);
+                    Usage::on_demand(memory, hold)
+                }
             };
         }
-        let mut obs = MinuteObs { minute: now, ..MinuteObs::default() };
         arrivals.minute(m, &mut times);
         for &t in &times {
             let d = service.duration(&mut durations);
@@ -148,6 +179,7 @@ pub fn run(workload: &Workload, reclaim_minutes: u32, policy: &mut dyn Policy) -
                 }
                 Placement::Cold => {
                     obs.cold_starts += 1;
+                    out.cold_behind_warmups += u64::from(t < warm_until);
                     Usage::on_demand(memory, d) + Usage::init(memory, service.init(&mut inits))
                 }
                 _ => Usage::on_demand(memory, d),
@@ -166,5 +198,9 @@ pub fn run(workload: &Workload, reclaim_minutes: u32, policy: &mut dyn Policy) -
     usage += pc;
     out.cost = cost.cost(setup::ARCHITECTURE, &usage);
     out.warmup_cost = cost.cost(setup::ARCHITECTURE, &warm_usage).total();
+    out.whole_cold_starts += out.cold_starts;
+    out.whole_cost = out.total_cost()
+        + cost.cost(setup::ARCHITECTURE, &early).total()
+        + cost.cost(setup::ARCHITECTURE, &early_warm).total();
     out
 }

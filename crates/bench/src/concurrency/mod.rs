@@ -25,16 +25,19 @@ use autopilot_datasets::traces::TraceError;
 use autopilot_sim::rng::Rng;
 
 use baselines::{FixedPinger, HourOfWeek, OnDemand, Oracle, StaticPc, TargetTracking};
-use cases::{RECLAIM_MINUTES, Scaling, Workload};
+pub use cases::Workload;
+use cases::{RECLAIM_MINUTES, Scaling};
 use driver::{Outcome, Policy, run};
 use profile::Profile;
 pub use report::{CaseResult, Report};
 
 /// The policies compared, in table order.
-pub const POLICIES: [&str; 10] = [
+pub const POLICIES: [&str; 12] = [
     "on-demand",
     "ours",
+    "ours-capped",
     "ours-pc-only",
+    "ours-pc-only-cap",
     "target-tracking",
     "static-peak",
     "static-median",
@@ -50,20 +53,53 @@ pub const COST_TARGET_PCT: f64 = 5.0;
 /// it keeps the one with most cold starts removed within [`COST_TARGET_PCT`].
 const ORACLE_PC_SHARES: [f64; 3] = [0.6, 0.2, 0.0];
 
-/// The policy "ours" runs with: the defaults, keep-warm opted in, and the cost target of
-/// the benchmark stated as the group's cap (`maxExtraCostPct`).
+/// The policy "ours" runs with: the product's documented defaults with keep-warm opted in
+/// (what a user who enables keep-warm gets); `keep_warm = false` is the PC-only planner.
 pub fn our_policy(keep_warm: bool) -> ConcurrencyPolicy {
-    ConcurrencyPolicy { keep_warm, max_extra_cost_pct: Some(COST_TARGET_PCT), ..ConcurrencyPolicy::default() }
+    ConcurrencyPolicy { keep_warm, ..ConcurrencyPolicy::default() }
 }
 
-/// Runs every case of the traces in `dir` on `threads` threads.
+/// "ours-capped": the same with the benchmark's cost target stated as the group's cap
+/// (`maxExtraCostPct`), a budget the planner spends on as few cold starts as it can.
+pub fn capped_policy(keep_warm: bool) -> ConcurrencyPolicy {
+    ConcurrencyPolicy { max_extra_cost_pct: Some(COST_TARGET_PCT), ..our_policy(keep_warm) }
+}
+
+/// Which cases of a folder run: all by default; for development runs, those whose label
+/// (`name @scaling trigger`) contains one of `only`, and/or one half of the workloads
+/// ([`Selection::half`]: a fixed hash of the name, so that changes can be developed on one half
+/// of the functions and checked on the other).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Selection {
+    pub only: Vec<String>,
+    /// `Some(0)` or `Some(1)`: the half of the workloads whose name hashes to it.
+    pub half: Option<u8>,
+}
+
+impl Selection {
+    pub fn keeps(&self, w: &Workload) -> bool {
+        let label = format!("{}{}", w.label(), w.trigger.as_deref().map(|t| format!(" {t}")).unwrap_or_default());
+        let by_name = self.only.is_empty() || self.only.iter().any(|o| label.contains(o.as_str()));
+        by_name && self.half.is_none_or(|h| Self::half_of(&w.name) == h)
+    }
+
+    /// FNV-1a of the name, modulo 2: stable across runs and machines.
+    pub fn half_of(name: &str) -> u8 {
+        let hash = name.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3));
+        (hash % 2) as u8
+    }
+}
+
+/// Runs every selected case of the traces in `dir` on `threads` threads.
 pub fn run_dir(
     dir: &Path,
+    selection: &Selection,
     threads: usize,
     progress: &(dyn Fn(usize, usize, &str) + Sync),
 ) -> Result<Report, TraceError> {
     let started = Instant::now();
-    let workloads = cases::workloads(dir)?;
+    let mut workloads = cases::workloads(dir)?;
+    workloads.retain(|w| selection.keeps(w));
     let jobs: Vec<(usize, u32)> =
         (0..workloads.len()).flat_map(|w| RECLAIM_MINUTES.iter().map(move |&r| (w, r))).collect();
     let next = AtomicUsize::new(0);
@@ -91,7 +127,7 @@ pub fn run_dir(
 /// Every policy on one workload at one reclaim time.
 pub fn run_case(workload: &Workload, reclaim: u32) -> CaseResult {
     let profile = Profile::measure(workload);
-    let history = history(workload);
+    let history = history_of(workload);
     let (peak, median) = profile.peak_and_median();
     let hold = ConcurrencyPolicy::default().keep_warm_hold_ms;
     let on_demand = run(workload, reclaim, &mut OnDemand);
@@ -99,7 +135,9 @@ pub fn run_case(workload: &Workload, reclaim: u32) -> CaseResult {
     let mut outcomes: Vec<Outcome> = vec![on_demand];
     let mut go = |p: &mut dyn Policy| outcomes.push(run(workload, reclaim, p));
     go(&mut ours::Autopilot::new(our_policy(true), history.clone(), history_from));
+    go(&mut ours::Autopilot::new(capped_policy(true), history.clone(), history_from));
     go(&mut ours::Autopilot::new(our_policy(false), history.clone(), history_from));
+    go(&mut ours::Autopilot::new(capped_policy(false), history.clone(), history_from));
     go(&mut TargetTracking::default());
     go(&mut StaticPc(peak));
     go(&mut StaticPc(median));
@@ -129,7 +167,7 @@ pub fn run_case(workload: &Workload, reclaim: u32) -> CaseResult {
         scaling: workload.scaling,
         trigger: workload.trigger.clone(),
         reclaim_minutes: reclaim,
-        minutes: workload.eval_minutes,
+        minutes: workload.scored_minutes(),
         peak_need: peak,
         median_need: median,
         outcomes,
@@ -138,7 +176,7 @@ pub fn run_case(workload: &Workload, reclaim: u32) -> CaseResult {
 
 /// Per-minute counts of the history before the window, drawn from the trace's own rate: what
 /// the stats table holds when the autopilot starts.
-fn history(workload: &Workload) -> Vec<MinuteLoad> {
+pub fn history_of(workload: &Workload) -> Vec<MinuteLoad> {
     let mut rng = Rng::stream(setup::SEED, &workload.label(), "history");
     (0..workload.history_minutes)
         .filter_map(|i| {

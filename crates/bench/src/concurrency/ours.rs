@@ -8,6 +8,7 @@ use autopilot_core::decision::ConcurrencyPlan;
 use autopilot_core::forecast::{ForecastConfig, forecast_load};
 use autopilot_core::observe::MinuteLoad;
 use autopilot_core::planner::evidence::IdleEvidence;
+use autopilot_core::planner::warmup::round_hold_ms;
 use autopilot_core::planner::{PlannerState, plan};
 use autopilot_core::policy::ConcurrencyPolicy;
 use autopilot_core::{FunctionRef, Minute};
@@ -15,9 +16,11 @@ use autopilot_core::{FunctionRef, Minute};
 use super::driver::{Action, MinuteObs, Policy};
 use super::setup;
 
-/// Post-idle calls the autopilot wants to have seen before it stops exploring.
-pub const ENOUGH_EVIDENCE: u64 = 8;
-/// While exploring, one warm-up round in this many is skipped.
+/// Idle spells bearing on the function's own gaps ([`IdleEvidence::coverage`]) that the
+/// autopilot wants to have seen end (alive or cold) before it stops probing: twice the
+/// weight the planner gives its prior.
+pub const ENOUGH_EVIDENCE: f64 = 8.0;
+/// While exploring, one warm-up round in this many starts a probe.
 pub const EXPLORE_EVERY: u64 = 3;
 
 #[derive(Debug)]
@@ -29,18 +32,28 @@ pub struct Autopilot {
     history_from: Minute,
     plan: Option<ConcurrencyPlan>,
     requested: u32,
-    /// Minutes in which this autopilot kept the function warm (warm-ups sent or PC in place):
-    /// the history there says nothing about how AWS treats idle environments.
-    covered: Vec<Minute>,
+    /// Minutes in which this autopilot sent warm-up rounds, and had PC in place: evidence
+    /// about idle environments counts idle spells from the last touch, and none under PC.
+    rounds_sent: Vec<Minute>,
+    pc_minutes: Vec<Minute>,
     /// The history handed over at the start holds counts only (no cold starts): evidence
     /// about idle environments starts after it.
     observed_from: Minute,
-    /// Too little evidence about idle environments: while only one environment is kept warm,
-    /// every [`EXPLORE_EVERY`]-th warm-up round is skipped so that some idle spell goes
-    /// uncovered and shows what AWS does (a 5-minute timer needs no warm-up if environments
-    /// live 15 minutes, and only such a spell can tell).
+    /// Too little evidence about idle spells as long as the function's own gaps: while only
+    /// one environment is kept warm, every [`EXPLORE_EVERY`]-th round starts a probe — rounds
+    /// are held back until a caller comes or the environment has idled a typical gap, and
+    /// that call or the round that follows shows whether it survived (a 5-minute timer needs
+    /// no warm-up if environments live 15 minutes, and only such a spell can tell).
     explore: bool,
+    probing: bool,
+    probe_spell: i64,
+    reclaim_minutes: u32,
     rounds: u64,
+    /// Last minute a call or a round touched the function, and the idle spell a round sent
+    /// this minute ends (its outcome comes with the minute's observation).
+    last_touch: Option<Minute>,
+    pending_probe: Option<(Minute, i64)>,
+    probes: Vec<(i64, bool)>,
     /// Plans made and time spent planning (forecast + plan), for the benchmark's figures.
     pub plans: u64,
 }
@@ -57,12 +70,24 @@ impl Autopilot {
             history_from,
             plan: None,
             requested: 0,
-            covered: Vec::new(),
+            rounds_sent: Vec::new(),
+            pc_minutes: Vec::new(),
             observed_from,
             explore: true,
+            probing: false,
+            probe_spell: 0,
+            reclaim_minutes: ConcurrencyPolicy::default().assumed_reclaim_minutes,
             rounds: 0,
+            last_touch: None,
+            pending_probe: None,
+            probes: Vec::new(),
             plans: 0,
         }
+    }
+
+    /// The plan in force (for reports and tests).
+    pub fn plan(&self) -> Option<&ConcurrencyPlan> {
+        self.plan.as_ref()
     }
 
     fn replan(&mut self, now: Minute) {
@@ -73,9 +98,14 @@ impl Autopilot {
         let load = self.history.make_contiguous();
         let forecast = forecast_load(load, &[], self.history_from, now, self.policy.horizon_minutes, &self.config);
         let state = PlannerState { provisioned: self.requested };
-        let observed = load.partition_point(|l| l.minute < self.observed_from);
-        let evidence = IdleEvidence::from_history(&load[observed..], &self.covered);
-        self.explore = evidence.after_idle < ENOUGH_EVIDENCE;
+        let mut evidence = IdleEvidence::from_history(load, &self.rounds_sent, &self.pc_minutes, self.observed_from);
+        for &(spell, cold) in &self.probes {
+            evidence.add_probe(spell, cold);
+        }
+        let floor = self.policy.keep_warm_period_minutes + 1;
+        self.reclaim_minutes = evidence.reclaim_minutes(self.policy.assumed_reclaim_minutes, floor);
+        self.explore = evidence.coverage().is_some_and(|c| c < ENOUGH_EVIDENCE);
+        self.probe_spell = evidence.typical_gap().unwrap_or(i64::from(self.reclaim_minutes));
         let profile = setup::profile(Some(evidence));
         let p = plan(&self.function, now, &forecast, &profile, &state, &self.policy, &setup::cost_model());
         self.plans += 1;
@@ -101,24 +131,50 @@ impl Policy for Autopilot {
         let period = i64::from(self.policy.keep_warm_period_minutes.max(1));
         if self.policy.keep_warm && now.0.rem_euclid(period) == 0 {
             action.warm = plan.slot_at(now, slot).map_or(0, |s| s.keep_warm);
-            if action.warm > 0 {
+            // Only a function that idles (one environment kept warm, no PC) has idle spells to
+            // learn from; a busy one never would, and holding its rounds costs cold starts.
+            let single = action.warm == 1 && self.requested == 0;
+            let spell = self.last_touch.map(|t| now.0 - t.0);
+            if !single {
+                self.probing = false;
+            } else if self.probing {
+                if spell.is_some_and(|s| s < self.probe_spell) {
+                    action.warm = 0; // still idling towards the probed spell
+                } else {
+                    self.probing = false;
+                }
+            } else if action.warm > 0 {
                 self.rounds += 1;
-                // Only a function that idles (one environment kept warm) has idle spells to
-                // learn from; a busy one never would, and skipping its rounds costs cold starts.
-                if self.explore && action.warm == 1 && self.rounds.is_multiple_of(EXPLORE_EVERY) {
+                if self.explore && self.rounds.is_multiple_of(EXPLORE_EVERY) {
+                    self.probing = true;
                     action.warm = 0;
                 }
             }
+            if action.warm > 0 {
+                if let Some(s) = spell.filter(|_| single) {
+                    self.pending_probe = Some((now, s));
+                }
+                self.rounds_sent.push(now);
+                self.last_touch = Some(now);
+            }
+            action.hold_ms = round_hold_ms(action.warm, self.policy.keep_warm_hold_ms);
         }
-        if action.warm > 0 || self.requested > 0 {
-            self.covered.push(now);
+        if self.requested > 0 {
+            self.pc_minutes.push(now);
         }
         action
     }
 
     fn observe(&mut self, obs: &MinuteObs) {
+        if let Some((minute, spell)) = self.pending_probe.take()
+            && minute == obs.minute
+        {
+            self.probes.push((spell, obs.warmups_cold > 0));
+        }
         if obs.invocations > 0 {
             self.history.push_back(obs.load());
+            self.last_touch = Some(obs.minute);
+            self.probing = false; // a caller ended the spell: its call is the evidence
         }
     }
 }

@@ -29,8 +29,9 @@ struct FunctionState {
     init_ms: Option<f64>,
     requested: u32,
     last_warm: Option<Minute>,
-    /// Minutes in which this autopilot kept the function warm (warm-ups, PC).
-    covered: Vec<Minute>,
+    /// Minutes in which this autopilot sent warm-up rounds, and had PC in place.
+    rounds: Vec<Minute>,
+    pc: Vec<Minute>,
     plan: Option<ConcurrencyPlan>,
 }
 
@@ -95,7 +96,12 @@ impl Autopilot for ConcurrencyAutopilot {
                     memory: config.memory,
                     mean_duration_ms: None,
                     init_ms: state.init_ms.unwrap_or(DEFAULT_INIT_MS),
-                    idle_evidence: Some(IdleEvidence::from_history(&state.history, &state.covered)),
+                    idle_evidence: Some(IdleEvidence::from_history(
+                        &state.history,
+                        &state.rounds,
+                        &state.pc,
+                        Minute(i64::MIN),
+                    )),
                 };
                 let planner_state = PlannerState { provisioned: state.requested };
                 let policy = if alias.is_some() {
@@ -127,13 +133,14 @@ impl Autopilot for ConcurrencyAutopilot {
                 let count = p.slot_at(now, slot).map_or(0, |s| s.keep_warm);
                 if count > 0 && block_on(fleet.control.warm(&target, count)).is_ok() {
                     state.last_warm = Some(now);
-                    state.covered.push(now);
+                    state.rounds.push(now);
                 }
             }
             if state.requested > 0 {
-                state.covered.push(now);
+                state.pc.push(now);
             }
-            state.covered.retain(|m| *m >= from);
+            state.rounds.retain(|m| *m >= from);
+            state.pc.retain(|m| *m >= from);
         }
         summary
     }

@@ -11,7 +11,7 @@ use super::cases::{Scaling, Source, Workload};
 use super::driver::{MinuteObs, Policy, run};
 use super::ours::Autopilot;
 use super::profile::Profile;
-use super::{history, our_policy};
+use super::{history_of as history, our_policy};
 
 /// `days` of history then `eval_minutes` simulated, at `rate(minute of day)` per minute.
 fn workload(history_days: usize, eval_minutes: usize, rate: impl Fn(usize) -> f64) -> Workload {
@@ -23,6 +23,7 @@ fn workload(history_days: usize, eval_minutes: usize, rate: impl Fn(usize) -> f6
         start: Minute(20_000 * 1440),
         history_minutes: history_days * 1440,
         eval_minutes,
+        warmup_minutes: 0,
         source: Source::PerMinute { rate: per_minute, poisson: true },
         trigger: None,
     }

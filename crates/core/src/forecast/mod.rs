@@ -68,7 +68,16 @@ pub struct Forecast {
     /// arrival rate × this (Little's law). `None` without traffic.
     pub mean_duration_ms: Option<f64>,
     pub slots: Vec<SlotForecast>,
+    /// Environments that served in each minute before `origin`, the latest first, for up to
+    /// [`RECENT_MINUTES`] (0 = none): which environments are alive when the horizon starts.
+    /// Empty when unknown.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub recent_environments: Vec<u64>,
 }
+
+/// Minutes of [`Forecast::recent_environments`] kept: one default horizon, longer than any
+/// reclaim time the planner assumes.
+pub const RECENT_MINUTES: usize = 60;
 
 /// Forecasts `horizon_minutes` from `now` out of the per-minute load of `[history_from, now)`
 /// (absent minutes are idle, `gaps` are minutes without data).
@@ -103,7 +112,20 @@ pub fn forecast_load(
         history_minutes: model.known_bins as u64 * slot as u64,
         mean_duration_ms: mean_duration_ms(load, origin),
         slots,
+        recent_environments: recent_environments(load, origin),
     }
+}
+
+/// Environments per minute over the [`RECENT_MINUTES`] before `until`, the latest first.
+fn recent_environments(load: &[MinuteLoad], until: Minute) -> Vec<u64> {
+    let mut out = vec![0; RECENT_MINUTES];
+    for l in load {
+        let back = until.0 - 1 - l.minute.0;
+        if (0..RECENT_MINUTES as i64).contains(&back) {
+            out[back as usize] = out[back as usize].max(l.environments);
+        }
+    }
+    out
 }
 
 /// Busy ms per invocation over the last day with traffic before `until`.

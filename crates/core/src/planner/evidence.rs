@@ -1,53 +1,209 @@
 //! What a function's own history says about idle environments. The level model assumes
 //! Poisson arrivals and a reclaim time AWS does not document; a timer firing every 15
-//! minutes is cold every time whatever a Poisson model says, and one firing every 5 minutes
-//! is never cold if environments live 15. So the planner also reads the evidence: of the
-//! calls that came after a whole idle minute or more (with no warm-up round and no PC in
-//! between, which would have kept the environment), how many were cold starts.
+//! minutes is cold every time whatever a Poisson model says, one firing every minute never
+//! idles at all (a Poisson stream of the same rate does, now and then, for five minutes), and
+//! one firing every 5 minutes is never cold if environments live 15. So the planner also reads
+//! two kinds of evidence:
+//! - **how the traffic returns from idle** (all calls, kept warm or not, since warm-ups do not
+//!   move callers): how many calls come after a gap of each length;
+//! - **what AWS did after idle spells**: each time an environment we know was alive (a call
+//!   or a warm-up touched it) idled a whole minute or more and was then called again — by a
+//!   caller or by a warm-up round — whether that call found it or started cold. PC in place
+//!   in between says nothing (PC served the level).
+//!
+//! From the second, the chance that an idle spell of g minutes ends with the environment gone
+//! ([`IdleEvidence::gone_after`]): spells at least g long that survived say it stays, spells at
+//! most g long that ended cold say it goes, and the policy's assumed reclaim time is the prior
+//! (worth [`PRIOR_CALLS`] observations). The reclaim time the planner then works with is where
+//! that chance passes one half ([`IdleEvidence::reclaim_minutes`]).
 
 use serde::{Deserialize, Serialize};
 
 use crate::domain::Minute;
 use crate::observe::MinuteLoad;
 
-/// Post-idle calls seen, and how many of them were cold.
+/// How the traffic returns from idle, and what idle spells did to environments.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct IdleEvidence {
+    /// Spells observed (a whole idle minute or more, nothing of ours in between) ...
     pub after_idle: u64,
+    /// ... and how many of them ended cold.
     pub cold: u64,
+    /// Calls seen, and minutes with calls (the gap profile's denominators).
+    #[serde(default)]
+    pub calls: u64,
+    #[serde(default)]
+    pub active_minutes: u64,
+    /// `gaps[i]`: minutes with calls that came `i + 2` minutes after the previous such minute
+    /// (a whole idle minute or more between them); the last bin holds every longer gap.
+    #[serde(default)]
+    pub gaps: [u64; GAP_BINS],
+    /// Idle spells of `i + 2` minutes (the last bin: longer) after which the environment was
+    /// found alive / gone.
+    #[serde(default)]
+    pub survived: [u64; GAP_BINS],
+    #[serde(default)]
+    pub reclaimed: [u64; GAP_BINS],
+}
+
+/// Gap lengths told apart: 2 to 31 minutes, then longer (treated as always past the reclaim
+/// time: AWS has not been seen to keep idle environments that long reliably).
+pub const GAP_BINS: usize = 30;
+
+fn bin(minutes: i64) -> usize {
+    ((minutes - 2).max(0) as usize).min(GAP_BINS - 1)
 }
 
 impl IdleEvidence {
-    /// From per-minute load (ascending or not) and the minutes in which the autopilot itself
-    /// kept the function warm (warm-up rounds sent, PC in place), ascending.
-    pub fn from_history(load: &[MinuteLoad], covered: &[Minute]) -> Self {
+    /// From per-minute load (ascending or not), the minutes in which the autopilot sent
+    /// warm-up rounds (`rounds`) and those in which it had PC in place (`pc`), both ascending.
+    /// Cold starts are read only from `observed_from` on (history loaded from elsewhere may
+    /// not have them); the gap profile from all of it.
+    pub fn from_history(load: &[MinuteLoad], rounds: &[Minute], pc: &[Minute], observed_from: Minute) -> Self {
         let mut active: Vec<&MinuteLoad> = load.iter().filter(|l| l.invocations > 0).collect();
         active.sort_by_key(|l| l.minute);
-        let mut out = Self::default();
+        let mut out = Self {
+            calls: active.iter().map(|l| l.invocations).sum(),
+            active_minutes: active.len() as u64,
+            ..Self::default()
+        };
+        let last_before = |list: &[Minute], m: Minute| {
+            let i = list.partition_point(|c| *c < m);
+            i.checked_sub(1).map(|i| list[i])
+        };
         for w in active.windows(2) {
             let (prev, next) = (w[0].minute, w[1].minute);
             if next.0 - prev.0 < 2 {
                 continue; // no whole idle minute between them
             }
-            let first = covered.partition_point(|c| *c <= prev);
-            if covered.get(first).is_some_and(|c| *c <= next) {
-                continue; // we kept it warm in between: says nothing about AWS
+            out.gaps[bin(next.0 - prev.0)] += 1;
+            if prev < observed_from || last_before(pc, next).is_some_and(|m| m >= prev) {
+                continue;
             }
-            out.after_idle += 1;
-            out.cold += u64::from(w[1].cold_starts > 0);
+            // The environment idled since the last touch: the previous call or a later round.
+            let touched = last_before(rounds, next).map_or(prev, |r| r.max(prev));
+            out.observe(next.0 - touched.0, w[1].cold_starts > 0);
         }
         out
     }
 
-    /// Share of post-idle calls that were cold, pulled towards `prior` as if it had been
-    /// seen [`PRIOR_CALLS`] times (so three observations do not overrule the model).
+    /// Records a warm-up round sent `spell_minutes` after the environment was last touched,
+    /// and whether it started cold.
+    pub fn add_probe(&mut self, spell_minutes: i64, cold: bool) {
+        self.observe(spell_minutes, cold);
+    }
+
+    fn observe(&mut self, spell_minutes: i64, cold: bool) {
+        if spell_minutes < 2 {
+            return;
+        }
+        self.after_idle += 1;
+        self.cold += u64::from(cold);
+        let b = bin(spell_minutes);
+        if cold {
+            self.reclaimed[b] += 1;
+        } else {
+            self.survived[b] += 1;
+        }
+    }
+
+    /// Chance that an idle spell of `minutes` ends with the environment gone: what longer
+    /// spells that survived and shorter ones that ended cold say, with `prior_reclaim`
+    /// (gone past it, half the time at it) worth [`PRIOR_CALLS`] observations.
+    pub fn gone_after(&self, minutes: i64, prior_reclaim: u32) -> f64 {
+        self.gone_after_with(minutes, prior_reclaim, PRIOR_CALLS)
+    }
+
+    /// As [`Self::gone_after`] with the prior worth `prior_weight` observations; 0 = what the
+    /// evidence alone has shown (no reclaim without an observed cold start).
+    fn gone_after_with(&self, minutes: i64, prior_reclaim: u32, prior_weight: f64) -> f64 {
+        let r = i64::from(prior_reclaim);
+        let prior = if minutes > r || bin(minutes) == GAP_BINS - 1 {
+            1.0
+        } else if minutes == r {
+            0.5
+        } else {
+            0.0
+        };
+        let b = bin(minutes);
+        let gone: u64 = self.reclaimed[..=b].iter().sum();
+        let stayed: u64 = self.survived[b..].iter().sum();
+        let seen = (gone + stayed) as f64 + prior_weight;
+        if seen <= 0.0 { 0.0 } else { (gone as f64 + prior_weight * prior) / seen }
+    }
+
+    /// The reclaim time the evidence points to: the shortest idle spell more likely than not
+    /// to end cold (`prior_reclaim` without evidence), at least `floor`.
+    pub fn reclaim_minutes(&self, prior_reclaim: u32, floor: u32) -> u32 {
+        let first = (2..=GAP_BINS as i64 + 1).find(|&m| self.gone_after(m, prior_reclaim) >= 0.5);
+        first.map_or(GAP_BINS as u32 + 2, |m| m as u32).max(floor)
+    }
+
+    /// Share of post-idle calls that ended cold, pulled towards `prior` as if it had been
+    /// seen [`PRIOR_CALLS`] times.
     pub fn cold_share(&self, prior: f64) -> f64 {
         (self.cold as f64 + prior * PRIOR_CALLS) / (self.after_idle as f64 + PRIOR_CALLS)
     }
+
+    /// Cold starts per call of the traffic returning from idle: the calls that come back after
+    /// a gap, each gone with the chance [`Self::gone_after`] gives its gap (a call whose minute
+    /// is g minutes after the previous one idled about g minutes). `None` before any call.
+    pub fn cold_per_call(&self, prior_reclaim: u32) -> Option<f64> {
+        self.cold_per_call_with(prior_reclaim, PRIOR_CALLS)
+    }
+
+    /// As [`Self::cold_per_call`], counting only the reclaims the evidence has shown: the
+    /// INIT savings keep-warm is sure of, which is what a budget may count on.
+    pub fn shown_cold_per_call(&self, prior_reclaim: u32) -> Option<f64> {
+        self.cold_per_call_with(prior_reclaim, 0.0)
+    }
+
+    fn cold_per_call_with(&self, prior_reclaim: u32, prior_weight: f64) -> Option<f64> {
+        if self.calls == 0 {
+            return None;
+        }
+        let gone: f64 = (0..GAP_BINS)
+            .map(|i| self.gaps[i] as f64 * self.gone_after_with(i as i64 + 2, prior_reclaim, prior_weight))
+            .sum();
+        Some(gone / self.calls as f64)
+    }
+
+    /// Observations (spells that ended alive or cold) bearing on the gaps this function's
+    /// traffic actually has, averaged over its gap profile: how well the evidence covers the
+    /// cold starts that matter for it (`None` without gaps: it never idles a whole minute).
+    pub fn coverage(&self) -> Option<f64> {
+        let returns: u64 = self.gaps.iter().sum();
+        if returns == 0 {
+            return None;
+        }
+        let seen =
+            |b: usize| (self.reclaimed[..=b].iter().sum::<u64>() + self.survived[b..].iter().sum::<u64>()) as f64;
+        Some((0..GAP_BINS).map(|b| self.gaps[b] as f64 * seen(b)).sum::<f64>() / returns as f64)
+    }
+
+    /// The median gap (minutes) of the traffic's returns from idle.
+    pub fn typical_gap(&self) -> Option<i64> {
+        let returns: u64 = self.gaps.iter().sum();
+        let mut acc = 0;
+        for (b, &n) in self.gaps.iter().enumerate() {
+            acc += n;
+            if returns > 0 && 2 * acc >= returns {
+                return Some(b as i64 + 2);
+            }
+        }
+        None
+    }
+
+    /// How far the gap profile is trusted over the Poisson model: its transitions between
+    /// minutes with calls, against [`PRIOR_CALLS`].
+    pub fn profile_weight(&self) -> f64 {
+        let transitions = self.active_minutes.saturating_sub(1) as f64;
+        transitions / (transitions + PRIOR_CALLS)
+    }
 }
 
-/// Weight of the model's own estimate, in observed calls.
+/// Weight of the model's own estimate, in observations.
 pub const PRIOR_CALLS: f64 = 4.0;
 
 #[cfg(test)]
@@ -59,12 +215,68 @@ mod tests {
     }
 
     #[test]
-    fn counts_calls_after_idle_minutes_unless_we_kept_the_function_warm() {
-        // A 15-minute timer, always cold; then a warm-up round at minute 50 covers one gap.
-        let load = [call(0, 1), call(15, 1), call(30, 1), call(45, 1), call(60, 0), call(61, 0)];
-        let e = IdleEvidence::from_history(&load, &[Minute(50)]);
-        assert_eq!(e, IdleEvidence { after_idle: 3, cold: 3 });
-        assert!((e.cold_share(0.5) - (3.0 + 2.0) / 7.0).abs() < 1e-12);
-        assert_eq!(IdleEvidence::from_history(&[], &[]).cold_share(0.3), 0.3);
+    fn counts_idle_spells_since_the_last_touch_and_none_under_pc() {
+        // A 15-minute timer, always cold; a warm-up round at minute 50 shortens one spell to
+        // 10 minutes, PC at minute 70 hides another.
+        let load = [call(0, 1), call(15, 1), call(30, 1), call(45, 1), call(60, 0), call(61, 0), call(75, 0)];
+        let e = IdleEvidence::from_history(&load, &[Minute(50)], &[Minute(70)], Minute(0));
+        assert_eq!((e.after_idle, e.cold, e.calls, e.active_minutes), (4, 3, 7, 7));
+        assert_eq!((e.reclaimed[13], e.survived[8]), (3, 1), "three 15-minute spells cold, one of 10 survived");
+        assert_eq!((e.gaps[13], e.gaps[12]), (4, 1), "four returns after 15 minutes, one after 14");
+        assert!((e.cold_share(0.5) - (3.0 + 2.0) / 8.0).abs() < 1e-12);
+        // Cold starts before `observed_from` are not evidence; the gaps still are.
+        let later = IdleEvidence::from_history(&load, &[], &[], Minute(30));
+        assert_eq!((later.after_idle, later.gaps[13]), (3, 4));
+    }
+
+    #[test]
+    fn the_gap_profile_tells_timers_from_poisson_traffic() {
+        // Every minute: never back from idle, never cold, whatever the reclaim time.
+        let every: Vec<MinuteLoad> = (0..120).map(|m| call(m, 0)).collect();
+        assert_eq!(IdleEvidence::from_history(&every, &[], &[], Minute(0)).cold_per_call(5), Some(0.0));
+        // Every 15 minutes: each call comes back after 15 idle minutes: cold at R = 5, half
+        // of them at R = 15 (they idled about 15 minutes), none at R = 30.
+        let quarter: Vec<MinuteLoad> = (0..9).map(|k| call(15 * k, 0)).collect();
+        let e = IdleEvidence::from_history(&quarter, &[], &[], Minute(1000));
+        assert_eq!(e.cold_per_call(5), Some(8.0 / 9.0));
+        assert_eq!(e.cold_per_call(15), Some(8.0 / 9.0 * 0.5));
+        assert_eq!(e.cold_per_call(30), Some(0.0));
+        assert!(e.profile_weight() > 0.6 && IdleEvidence::default().profile_weight() == 0.0);
+        // Nothing observed yet: the model fears cold starts the evidence has not shown.
+        assert_eq!(e.shown_cold_per_call(5), Some(0.0));
+        let mut seen = e;
+        (0..3).for_each(|_| seen.add_probe(15, true));
+        assert_eq!(seen.shown_cold_per_call(5), Some(8.0 / 9.0));
+    }
+
+    #[test]
+    fn spells_that_survive_move_the_reclaim_time_out_and_cold_ones_in() {
+        let prior = IdleEvidence::default();
+        assert_eq!(prior.reclaim_minutes(5, 2), 5);
+        assert_eq!(prior.gone_after(4, 5), 0.0);
+        // Eight 8-minute spells survived (warm-up rounds after a skipped one): environments
+        // live at least that long, and a 5-minute timer's calls are rarely cold.
+        let mut kept = IdleEvidence::default();
+        (0..8).for_each(|_| kept.add_probe(8, false));
+        assert_eq!(kept.reclaim_minutes(5, 2), 9);
+        assert!((kept.gone_after(5, 5) - 2.0 / 12.0).abs() < 1e-12);
+        assert!((kept.gone_after(9, 5) - 1.0).abs() < 1e-12, "nothing seen past 8 minutes");
+        // Four 3-minute spells that ended cold: environments go sooner than assumed.
+        let mut short = IdleEvidence::default();
+        (0..4).for_each(|_| short.add_probe(3, true));
+        assert_eq!(short.reclaim_minutes(5, 2), 3);
+        assert_eq!(short.reclaim_minutes(5, 4), 4, "never below the floor");
+    }
+
+    #[test]
+    fn coverage_counts_the_evidence_on_the_gaps_the_traffic_has() {
+        let mut e = IdleEvidence { calls: 10, active_minutes: 10, ..Default::default() };
+        assert_eq!((e.coverage(), e.typical_gap()), (None, None));
+        e.gaps[3] = 6; // six returns after 5 minutes
+        e.gaps[13] = 3; // three after 15
+        assert_eq!((e.coverage(), e.typical_gap()), (Some(0.0), Some(5)));
+        e.add_probe(8, false); // alive after 8: also alive after 5, says nothing about 15
+        e.add_probe(20, true); // gone after 20: says nothing about 5 or 15
+        assert_eq!(e.coverage(), Some(6.0 / 9.0));
     }
 }

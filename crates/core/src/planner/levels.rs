@@ -10,11 +10,23 @@
 //!   idle longer than the reclaim time R, which for a level entered at rate u happens before
 //!   a share `e^(−uR)` of the entries: on demand, level j sees `T·u·e^(−uR)` cold starts per
 //!   slot of length T;
-//! - a level whose environment is absent at the start of the slot (PC just lowered under it)
-//!   pays its first entry cold: `(1 − e^(−uT))·(1 − e^(−uR))` more than in steady state.
+//! - in steady state a level's environment is alive at the start of the slot with probability
+//!   `a = 1 − e^(−uR)` (entered within the last R); when it is alive with probability a' instead,
+//!   its first entry of the slot (probability `1 − e^(−uT)`) is cold `(a − a')·(1 − e^(−uT))`
+//!   more often. What is alive at the start of a slot is what the traffic before it used
+//!   ([`LevelsAtStart`]): for the first slot, the environments observed in the last R; for the
+//!   next ones, what the slot before used under its own forecast. So a rise in traffic — a
+//!   morning ramp, or the forecast's upper quantiles when they say a burst may come — pays
+//!   one cold start per level it newly reaches, which a steady-state model of the new rate
+//!   alone never shows (at a busy rate every level is entered often, so it is never cold);
+//! - a level whose environment is absent at the start of the slot (PC just lowered under it,
+//!   and PC served its traffic before) pays its first entry cold: `exposed` is what that adds.
 //!
 //! The rate itself is uncertain: each quantile of the forecast is a scenario, weighted by
-//! [`SCENARIO_WEIGHTS`], and every figure is the mixture's expectation.
+//! [`SCENARIO_WEIGHTS`], and every figure is the mixture's expectation. Consecutive slots'
+//! scenarios are taken as independent (what was alive at a slot's start is the previous slot's
+//! mixture): the forecast gives each slot's distribution, not how they move together, and
+//! independence is the side that does not miss bursts.
 
 use super::evidence::IdleEvidence;
 use crate::forecast::{Quantiles, SCENARIO_WEIGHTS};
@@ -36,12 +48,46 @@ pub struct SlotLevels {
     pub mean_rate: f64,
     /// Expected entries of level 1 in the slot (calls finding the function idle).
     pub entries_first: Option<f64>,
+    /// Probability that level j was entered within the last R of the slot: alive at the start
+    /// of the next slot.
+    pub alive_after: Vec<f64>,
+    /// Level 1's cold starts as far as the history has shown them (see
+    /// [`Self::calibrate_first_level`]); `None` = as `cold[0]`.
+    pub first_cold_shown: Option<f64>,
+}
+
+/// Which environments are alive at the start of a slot, level by level.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum LevelsAtStart<'a> {
+    /// As in steady state at the slot's own rate (nothing better known).
+    Steady,
+    /// The lowest `n` levels are alive (environments observed in the last R), none above.
+    Alive(u32),
+    /// What the previous slot left alive (its [`SlotLevels::alive_after`]).
+    After(&'a [f64]),
+}
+
+impl LevelsAtStart<'_> {
+    /// Probability that level j (1-based) is alive, `None` = steady state.
+    fn at(&self, j: usize) -> Option<f64> {
+        match self {
+            Self::Steady => None,
+            Self::Alive(n) => Some(if j <= *n as usize { 1.0 } else { 0.0 }),
+            Self::After(p) => Some(p.get(j - 1).copied().unwrap_or(0.0)),
+        }
+    }
 }
 
 impl SlotLevels {
     /// `rate` is the forecast of invocations per minute (quantiles and mean); durations and
-    /// times in seconds.
-    pub fn new(rate: &Quantiles, mean_per_minute: f64, duration_s: f64, slot_s: f64, reclaim_s: f64) -> Self {
+    /// times in seconds; `start` says which levels are alive when the slot begins.
+    pub fn new(
+        rate: &Quantiles,
+        mean_per_minute: f64,
+        duration_s: f64,
+        (slot_s, reclaim_s): (f64, f64),
+        start: LevelsAtStart<'_>,
+    ) -> Self {
         let lambdas = rate_scenarios(rate, mean_per_minute, slot_s);
         let rho_max = lambdas.iter().fold(0.0f64, |m, l| m.max(l * duration_s));
         let levels =
@@ -52,7 +98,12 @@ impl SlotLevels {
             exposed: vec![0.0; levels],
             mean_rate: lambdas.iter().zip(SCENARIO_WEIGHTS).map(|(l, w)| l * w).sum(),
             entries_first: None,
+            alive_after: vec![0.0; levels],
+            first_cold_shown: None,
         };
+        // Cold starts at each level with the environment alive at the start as in steady state
+        // (the mixture's own), and with it absent: `exposed` is the difference.
+        let mut absent = vec![0.0; levels];
         let mut entries_first = 0.0;
         let mut pmf = vec![0.0; levels + 1];
         let mut at_least = vec![0.0; levels + 1];
@@ -70,24 +121,46 @@ impl SlotLevels {
             for j in 1..=levels {
                 let u = lambda * pmf[j - 1];
                 let stay = (-u * reclaim_s).exp();
+                let entered = 1.0 - (-u * slot_s).exp();
+                let steady = slot_s * u * stay;
+                let alive = start.at(j).unwrap_or(1.0 - stay);
                 out.busy[j - 1] += weight * at_least[j];
-                out.cold[j - 1] += weight * slot_s * u * stay;
-                out.exposed[j - 1] += weight * (1.0 - (-u * slot_s).exp()) * (1.0 - stay);
+                out.cold[j - 1] += weight * (steady + (1.0 - stay - alive) * entered).max(0.0);
+                absent[j - 1] += weight * (steady + (1.0 - stay) * entered);
+                out.alive_after[j - 1] += weight * (1.0 - stay);
             }
+        }
+        for ((exposed, absent), cold) in out.exposed.iter_mut().zip(&absent).zip(&out.cold) {
+            *exposed = (absent - cold).max(0.0);
         }
         out.entries_first = (levels > 0).then_some(entries_first);
         out
     }
 
-    /// Replaces the model's share of cold entries at level 1 (the idle function's first call)
-    /// by what the function's history shows, the model's share serving as the prior.
-    pub fn calibrate_first_level(&mut self, evidence: &IdleEvidence) {
-        let (Some(cold), Some(entries)) = (self.cold.first_mut(), self.entries_first) else { return };
-        if entries <= 0.0 {
-            return;
+    /// Replaces the model's cold starts at level 1 (the idle function's first call) by what
+    /// the function's history shows: the cold starts per call of its own gap profile (which
+    /// knows a timer from a Poisson stream), blended with the model's by how much history
+    /// there is. `prior_reclaim` is the policy's assumed reclaim time.
+    ///
+    /// Also keeps what the history has *shown* (reclaims observed, no prior fear of them):
+    /// the INIT savings a budget may count on, so that a cap holds when the model's fear
+    /// of cold starts is not borne out (a timer whose environments outlive its gaps).
+    pub fn calibrate_first_level(&mut self, evidence: &IdleEvidence, prior_reclaim: u32, slot_s: f64) {
+        let Some(cold) = self.cold.first_mut() else { return };
+        if let (Some(per_call), Some(shown)) =
+            (evidence.cold_per_call(prior_reclaim), evidence.shown_cold_per_call(prior_reclaim))
+        {
+            let w = evidence.profile_weight();
+            let calls = self.mean_rate * slot_s;
+            let model = *cold;
+            *cold = w * per_call * calls + (1.0 - w) * model;
+            self.first_cold_shown = Some((w * shown * calls + (1.0 - w) * model).min(*cold));
         }
-        let model = (*cold / entries).clamp(0.0, 1.0);
-        *cold = entries * evidence.cold_share(model);
+    }
+
+    /// Level 1's cold starts a budget may count on saving.
+    pub fn first_cold_for_budget(&self) -> f64 {
+        self.first_cold_shown.or_else(|| self.cold.first().copied()).unwrap_or(0.0)
     }
 
     pub fn levels(&self) -> usize {
@@ -100,10 +173,12 @@ impl SlotLevels {
 /// the observed counts, which already include the Poisson noise that [`SlotLevels`] models
 /// within the slot; counting it twice would, for a sparse function, read "most slots see no
 /// call" as "the rate is probably zero". So the count variance of the quantiles minus the
-/// Poisson variance (= the mean) is the rate's variance, spread lognormally around the mean.
+/// Poisson variance (= the mean) is the rate's variance, and the scenarios are the quantiles
+/// drawn towards their centre until their spread is the rate's: the shape of the forecast is
+/// kept (a bursty series whose slots are mostly idle and sometimes very busy stays so, where a
+/// moment-matched smooth distribution would put its mass on middling rates that never occur),
+/// then scaled to the forecast's mean.
 pub fn rate_scenarios(rate: &Quantiles, mean_per_minute: f64, slot_s: f64) -> [f64; 6] {
-    /// Standard normal quantiles of [`crate::forecast::LEVELS`].
-    const Z: [f64; 6] = [-1.281_551_6, -0.674_489_8, 0.0, 0.674_489_8, 1.281_551_6, 2.326_347_9];
     let minutes = slot_s / 60.0;
     let m = mean_per_minute.max(0.0) * minutes;
     if m <= 0.0 {
@@ -113,14 +188,11 @@ pub fn rate_scenarios(rate: &Quantiles, mean_per_minute: f64, slot_s: f64) -> [f
     let centre: f64 = counts.iter().zip(SCENARIO_WEIGHTS).map(|(c, w)| c * w).sum();
     let variance: f64 = counts.iter().zip(SCENARIO_WEIGHTS).map(|(c, w)| w * (c - centre).powi(2)).sum();
     let excess = variance - m;
-    if excess <= 1e-12 * m * m {
+    if excess <= 1e-12 * m * m || centre <= 0.0 {
         return [m / slot_s; 6];
     }
-    let sigma2 = (1.0 + excess / (m * m)).ln();
-    let mu = m.ln() - sigma2 / 2.0;
-    let raw = Z.map(|z| (mu + sigma2.sqrt() * z).exp());
-    let raw_mean: f64 = raw.iter().zip(SCENARIO_WEIGHTS).map(|(r, w)| r * w).sum();
-    raw.map(|r| r * m / raw_mean / slot_s)
+    let shrink = (excess / variance).sqrt();
+    counts.map(|c| (centre + shrink * (c - centre)) * m / centre / slot_s)
 }
 
 /// Fills `pmf[k] = P(N = k)` for N ~ Poisson(mean), k < pmf.len(), computed outwards from
@@ -173,7 +245,7 @@ mod tests {
     #[test]
     fn busy_shares_follow_littles_law() {
         // 10 req/s × 0.5 s: mean concurrency 5 = Σ_j P(N ≥ j).
-        let lv = SlotLevels::new(&Quantiles([600.0; 6]), 600.0, 0.5, 300.0, 300.0);
+        let lv = SlotLevels::new(&Quantiles([600.0; 6]), 600.0, 0.5, (300.0, 300.0), LevelsAtStart::Steady);
         let mean: f64 = lv.busy.iter().sum();
         assert!((mean - 5.0).abs() < 1e-6, "{mean}");
         assert!(lv.busy.windows(2).all(|w| w[0] >= w[1]), "lower levels are busier");
@@ -189,19 +261,49 @@ mod tests {
         // Sparse: counts of 0 or 1 per slot are Poisson around a steady rate.
         let sparse = rate_scenarios(&Quantiles([0.0, 0.0, 0.0, 0.0, 0.2, 0.2]), 0.05, 300.0);
         assert!(sparse.iter().all(|r| (r - 0.05 / 60.0).abs() < 1e-12), "{sparse:?}");
+        // Bursty at 50 req/s on average: idle three slots in four, very busy in the others.
+        // The scenarios stay idle-or-busy (no mass at a middling rate PC would be sized for).
+        let bursty = rate_scenarios(&Quantiles([0.0, 0.0, 0.0, 6000.0, 12_000.0, 24_000.0]), 3000.0, 300.0);
+        let mean: f64 = bursty.iter().zip(SCENARIO_WEIGHTS).map(|(r, w)| r * w).sum();
+        assert!((mean - 50.0).abs() < 1e-9, "{bursty:?}");
+        assert!(bursty[..3].iter().all(|r| *r < 1.0) && bursty[4] > 150.0, "{bursty:?}");
+    }
+
+    #[test]
+    fn a_rise_in_traffic_pays_one_cold_start_per_level_it_newly_reaches() {
+        // 50 req/s × 0.2 s (mean concurrency 10) after a slot at a tenth of that: at the new
+        // rate alone the levels it uses (up to ~25 within five minutes) are entered often and
+        // hardly ever cold; coming from a slot that kept ~7 alive, each level above is
+        // reached once, cold.
+        let q = |r: f64| Quantiles([r; 6]);
+        let slots = (300.0, 300.0);
+        let before = SlotLevels::new(&q(300.0), 300.0, 0.2, slots, LevelsAtStart::Steady);
+        let steady = SlotLevels::new(&q(3000.0), 3000.0, 0.2, slots, LevelsAtStart::Steady);
+        let rise = SlotLevels::new(&q(3000.0), 3000.0, 0.2, slots, LevelsAtStart::After(&before.alive_after));
+        let (steady_cold, rise_cold): (f64, f64) = (steady.cold.iter().sum(), rise.cold.iter().sum());
+        assert!(steady_cold < 2.0, "{steady_cold}");
+        assert!((14.0..21.0).contains(&(rise_cold - steady_cold)), "{steady_cold} → {rise_cold}");
+        let kept_before: f64 = before.alive_after.iter().sum();
+        assert!((5.0..9.0).contains(&kept_before), "{kept_before}");
+        // What was observed alive counts the same way; a steady rate after itself adds nothing.
+        let seen = SlotLevels::new(&q(3000.0), 3000.0, 0.2, slots, LevelsAtStart::Alive(25));
+        assert!(seen.cold.iter().sum::<f64>() <= steady_cold + 1e-9);
+        let same = SlotLevels::new(&q(3000.0), 3000.0, 0.2, slots, LevelsAtStart::After(&steady.alive_after));
+        assert!((same.cold.iter().sum::<f64>() - steady_cold).abs() < 1e-9);
     }
 
     #[test]
     fn sparse_traffic_is_all_cold_when_gaps_exceed_reclaim() {
         // One call per 20 minutes, reclaim after 5: nearly every call is cold. The quantiles
         // of a slot's count (mostly none, sometimes one) are Poisson noise, not rate doubt.
-        let lv = SlotLevels::new(&Quantiles([0.0, 0.0, 0.0, 0.0, 0.2, 0.2]), 0.05, 0.2, 300.0, 300.0);
+        let sparse = Quantiles([0.0, 0.0, 0.0, 0.0, 0.2, 0.2]);
+        let lv = SlotLevels::new(&sparse, 0.05, 0.2, (300.0, 300.0), LevelsAtStart::Steady);
         let calls = 0.05 * 5.0;
         assert!((lv.cold[0] - calls * (-0.05f64 / 60.0 * 300.0).exp()).abs() < 1e-3);
         assert!(lv.cold[0] / calls > 0.75);
         // The same traffic with environments kept for an hour: mostly warm.
-        let kept = SlotLevels::new(&Quantiles([0.0, 0.0, 0.0, 0.0, 0.2, 0.2]), 0.05, 0.2, 300.0, 3600.0);
+        let kept = SlotLevels::new(&sparse, 0.05, 0.2, (300.0, 3600.0), LevelsAtStart::Steady);
         assert!(kept.cold[0] / calls < 0.2);
-        assert!(SlotLevels::new(&Quantiles::ZERO, 0.0, 0.2, 300.0, 300.0).levels() == 0);
+        assert!(SlotLevels::new(&Quantiles::ZERO, 0.0, 0.2, (300.0, 300.0), LevelsAtStart::Steady).levels() == 0);
     }
 }

@@ -39,7 +39,7 @@ use crate::domain::{Architecture, FunctionRef, MemoryMb, Minute};
 use crate::forecast::{Forecast, ModelKind};
 use crate::policy::ConcurrencyPolicy;
 use evidence::IdleEvidence;
-use levels::SlotLevels;
+use levels::{LevelsAtStart, SlotLevels};
 use prices::UnitPrices;
 use search::{BUDGET_PENALTY_USD, Choice, SlotEval, path_money, plan_levels};
 
@@ -83,27 +83,53 @@ pub fn plan(
     let duration_ms = profile.mean_duration_ms.or(forecast.mean_duration_ms).unwrap_or(DEFAULT_DURATION_MS);
     let prices = UnitPrices::new(cost, profile.architecture, profile.memory, duration_ms, profile.init_ms, policy);
     let slot_s = f64::from(policy.slot_minutes) * 60.0;
-    let reclaim_s = f64::from(policy.assumed_reclaim_minutes) * 60.0;
-    let mut levels: Vec<SlotLevels> = forecast
-        .slots
-        .iter()
-        .map(|s| SlotLevels::new(&s.invocations_per_minute, s.mean_per_minute, duration_ms / 1000.0, slot_s, reclaim_s))
-        .collect();
-    if let Some(evidence) = profile.idle_evidence {
+    // The reclaim time the function's own idle spells point to (the policy's assumption
+    // without evidence), never below the keep-warm period that is meant to beat it.
+    let reclaim_minutes = profile.idle_evidence.map_or(policy.assumed_reclaim_minutes, |e| {
+        e.reclaim_minutes(policy.assumed_reclaim_minutes, policy.keep_warm_period_minutes + 1)
+    });
+    let reclaim_s = f64::from(reclaim_minutes) * 60.0;
+    let mut levels: Vec<SlotLevels> = Vec::with_capacity(forecast.slots.len());
+    for s in &forecast.slots {
+        let start = match levels.last() {
+            Some(prev) => LevelsAtStart::After(&prev.alive_after),
+            None => alive_now(forecast, reclaim_minutes),
+        };
+        let lv = SlotLevels::new(
+            &s.invocations_per_minute,
+            s.mean_per_minute,
+            duration_ms / 1000.0,
+            (slot_s, reclaim_s),
+            start,
+        );
+        levels.push(lv);
+    }
+    if let Some(evidence) = &profile.idle_evidence {
         for lv in &mut levels {
-            lv.calibrate_first_level(&evidence);
+            lv.calibrate_first_level(evidence, policy.assumed_reclaim_minutes, slot_s);
         }
     }
     let max_pc = if policy.enabled { policy.max_provisioned.unwrap_or(u32::MAX) } else { 0 };
     let rounds = f64::from(policy.slot_minutes) / f64::from(policy.keep_warm_period_minutes.max(1));
+    let budgeted = policy.max_extra_cost_pct.is_some() || policy.budget_per_day_usd.is_some();
+    // On-demand cost of each slot; under a budget with level 1's cold starts as far as the
+    // history has shown them (the savings a budget may count on).
     let baseline: Vec<f64> = levels
         .iter()
-        .map(|lv| lv.mean_rate * slot_s * prices.invocation + lv.cold.iter().sum::<f64>() * prices.init)
+        .map(|lv| {
+            let mut cold = lv.cold.iter().sum::<f64>();
+            if budgeted && let Some(first) = lv.cold.first() {
+                cold += lv.first_cold_for_budget() - first;
+            }
+            lv.mean_rate * slot_s * prices.invocation + cold * prices.init
+        })
         .collect();
     let budget = horizon_budget(policy, &baseline);
     let search = |penalty: f64| {
-        let evals: Vec<SlotEval<'_>> =
-            levels.iter().map(|lv| SlotEval::new(lv, &prices, rounds, policy.keep_warm, max_pc, penalty)).collect();
+        let evals: Vec<SlotEval<'_>> = levels
+            .iter()
+            .map(|lv| SlotEval::new(lv, &prices, rounds, policy.keep_warm, max_pc, (penalty, budgeted)))
+            .collect();
         let alone: Vec<Choice> = evals.iter().map(SlotEval::standalone).collect();
         let path = plan_levels(&evals, &alone, state.provisioned);
         let money = path_money(&evals, &path, state.provisioned);
@@ -183,6 +209,16 @@ pub fn plan(
         prev = choice.provisioned;
     }
     plan
+}
+
+/// The environments alive when the horizon starts: those that served in the last
+/// `reclaim_minutes` (steady state when the forecast does not say).
+fn alive_now(forecast: &Forecast, reclaim_minutes: u32) -> LevelsAtStart<'static> {
+    if forecast.recent_environments.is_empty() {
+        return LevelsAtStart::Steady;
+    }
+    let n = forecast.recent_environments.iter().take(reclaim_minutes as usize).max().copied().unwrap_or(0);
+    LevelsAtStart::Alive(u32::try_from(n).unwrap_or(u32::MAX))
 }
 
 /// The money the horizon may add under the policy's cap and budget.

@@ -15,9 +15,15 @@ pub struct UnitPrices {
     pub init: f64,
     /// INIT plus the policy's penalty: what one avoided cold start is worth.
     pub cold_start: f64,
-    /// One warm-up call on an on-demand environment / on a provisioned one.
+    /// One warm-up call on an on-demand environment / on a provisioned one, holding it for
+    /// the policy's hold (a round of several calls).
     pub ping_on_demand: f64,
     pub ping_provisioned: f64,
+    /// The call of a round of one: held for nothing, answered at once (1 ms billed).
+    pub ping_single: f64,
+    /// How long the calls of a round of several hold their environments (s): callers arriving
+    /// then find the environments the round took busy.
+    pub hold_s: f64,
     /// One on-demand invocation of mean duration (requests + duration).
     pub invocation: f64,
 }
@@ -44,6 +50,8 @@ impl UnitPrices {
             cold_start: init + policy.cold_start_penalty_usd,
             ping_on_demand: cost.cost(arch, &Usage::invocations(memory, 1, hold)).total(),
             ping_provisioned: cost.cost(arch, &Usage::pc_invocations(memory, 1, hold)).total(),
+            ping_single: cost.cost(arch, &Usage::invocations(memory, 1, 1)).total(),
+            hold_s: hold as f64 / 1000.0,
             invocation: cost.invocation(arch, memory, mean_duration_ms),
         }
     }
@@ -63,6 +71,7 @@ mod tests {
         // 0.5 GB × 300 s × $0.0000041667.
         assert!((p.pc_level - 0.5 * 300.0 * 0.000_004_166_7).abs() < 1e-9);
         assert!(p.ping_provisioned < p.ping_on_demand);
+        assert!(p.ping_single < p.ping_on_demand && (p.hold_s - 0.05).abs() < 1e-12);
         assert!((p.cold_start - p.init - 0.0001).abs() < 1e-12);
     }
 }

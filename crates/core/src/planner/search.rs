@@ -5,7 +5,10 @@
 use super::levels::SlotLevels;
 use super::prices::UnitPrices;
 
-/// PC levels busy less than this share of a slot are not considered.
+/// With keep-warm allowed, PC levels busy less than this share of a slot are not considered:
+/// they are (nearly) pure allocation cost, and a warm-up call keeps their environment for a
+/// few thousandths of the price. Without keep-warm every level is a candidate: PC is then the
+/// only way to hold an environment for a burst, and the price or the budget decides.
 pub const MIN_PC_BUSY: f64 = 0.02;
 /// With a budget, the planner removes as many cold starts as the budget allows: it searches
 /// the price of a cold start up to this (far above what any slot spends, so that money only
@@ -37,6 +40,9 @@ pub struct SlotEval<'a> {
     max_pc: u32,
     /// Price of a cold start in the objective.
     penalty: f64,
+    /// Under a budget, INIT savings at level 1 count only as far as the history has shown
+    /// them (see [`SlotLevels::first_cold_for_budget`]).
+    budgeted: bool,
     pc_net: Vec<f64>,
     cold_suffix: Vec<f64>,
     exposed_prefix: Vec<f64>,
@@ -54,7 +60,7 @@ impl<'a> SlotEval<'a> {
         rounds: f64,
         keep_warm: bool,
         max_pc: u32,
-        penalty: f64,
+        (penalty, budgeted): (f64, bool),
     ) -> Self {
         let n = levels.levels();
         let mut pc_net = vec![0.0; n + 1];
@@ -72,7 +78,19 @@ impl<'a> SlotEval<'a> {
         for x in (1..=n).rev() {
             best_top[x] = if x == n || g(x) <= g(best_top[x + 1]) { x } else { best_top[x + 1] };
         }
-        Self { levels, prices, rounds, keep_warm, max_pc, penalty, pc_net, cold_suffix, exposed_prefix, best_top }
+        Self {
+            levels,
+            prices,
+            rounds,
+            keep_warm,
+            max_pc,
+            penalty,
+            budgeted,
+            pc_net,
+            cold_suffix,
+            exposed_prefix,
+            best_top,
+        }
     }
 
     fn penalty(&self) -> f64 {
@@ -84,12 +102,16 @@ impl<'a> SlotEval<'a> {
         self.cold_suffix[1]
     }
 
-    /// Highest PC level worth considering: levels busy less than [`MIN_PC_BUSY`] of the
-    /// slot are (nearly) pure allocation cost, never the cheapest way to prevent their rare
-    /// cold starts (a warm-up call or the cold start itself is).
+    /// Highest PC level worth considering: with keep-warm, levels busy less than
+    /// [`MIN_PC_BUSY`] of the slot are never the cheapest way to prevent their rare cold starts
+    /// (a warm-up call or the cold start itself is); without, every level may be.
     pub fn max_provisioned(&self) -> u32 {
-        let useful = self.levels.busy.iter().take_while(|b| **b >= MIN_PC_BUSY).count();
-        self.max_pc.min(useful as u32 + 1).min(self.levels.levels() as u32)
+        let useful = if self.keep_warm {
+            self.levels.busy.iter().take_while(|b| **b >= MIN_PC_BUSY).count() + 1
+        } else {
+            self.levels.levels()
+        };
+        self.max_pc.min(useful as u32).min(self.levels.levels() as u32)
     }
 
     fn evaluate(&self, p: usize, k: usize) -> Choice {
@@ -97,13 +119,25 @@ impl<'a> SlotEval<'a> {
         let (p, k) = (p.min(n), k.min(n));
         let warm = k > p;
         let top = p.max(k);
-        let cold = self.cold_suffix[top + 1];
-        let pings = if warm {
-            self.rounds * (p as f64 * self.prices.ping_provisioned + (k - p) as f64 * self.prices.ping_on_demand)
+        // A round of k calls reaches level k (the first p land on provisioned environments).
+        // One call alone needs no overlap and holds nothing; several hold their environments,
+        // and a caller arriving then finds them taken and starts cold (counted as if every
+        // environment were taken: the round takes the idle ones, callers hold the rest).
+        let single = warm && k == 1;
+        let (pings, crowded) = if single {
+            (self.rounds * self.prices.ping_single, 0.0)
+        } else if warm {
+            let calls = p as f64 * self.prices.ping_provisioned + (k - p) as f64 * self.prices.ping_on_demand;
+            (self.rounds * calls, self.rounds * self.levels.mean_rate * self.prices.hold_s)
         } else {
-            0.0
+            (0.0, 0.0)
         };
-        let extra_money = self.pc_net[p] + pings + self.prices.init * (cold - self.baseline_cold());
+        let cold = self.cold_suffix[top + 1] + crowded;
+        let unsure = match self.levels.cold.first() {
+            Some(first) if self.budgeted && top >= 1 => first - self.levels.first_cold_for_budget(),
+            _ => 0.0,
+        };
+        let extra_money = self.pc_net[p] + pings + self.prices.init * (cold - self.baseline_cold() + unsure);
         Choice {
             provisioned: p as u32,
             warm_top: if warm { k as u32 } else { 0 },
@@ -121,8 +155,14 @@ impl<'a> SlotEval<'a> {
         if !self.keep_warm || p >= n {
             return best;
         }
-        let warm = self.evaluate(p, self.best_top[p + 1]);
-        if warm.objective < best.objective { warm } else { best }
+        // Rounds of several calls: the look-up; a round of one (only without PC) apart.
+        let several = self.best_top[(p + 1).max(2).min(n + 1)];
+        let one = if p == 0 { 1 } else { 0 };
+        [several, one]
+            .into_iter()
+            .filter(|&k| k > p && k <= n)
+            .map(|k| self.evaluate(p, k))
+            .fold(best, |b, c| if c.objective < b.objective { c } else { b })
     }
 
     /// The best choice of this slot on its own.
@@ -227,8 +267,8 @@ mod tests {
         let prices = UnitPrices::new(&CostModel::default(), Architecture::X86_64, memory, 200.0, 300.0, &policy);
         for (rate, penalty) in [(0.3, 1e-4), (60.0, 1e-4), (3000.0, 1e-4), (3000.0, 1.0), (600.0, 1e-7)] {
             let q = Quantiles([0.7 * rate, 0.85 * rate, rate, 1.15 * rate, 1.3 * rate, 1.6 * rate]);
-            let levels = SlotLevels::new(&q, rate, 0.2, 300.0, 300.0);
-            let eval = SlotEval::new(&levels, &prices, 1.25, true, u32::MAX, penalty);
+            let levels = SlotLevels::new(&q, rate, 0.2, (300.0, 300.0), super::super::levels::LevelsAtStart::Steady);
+            let eval = SlotEval::new(&levels, &prices, 1.25, true, u32::MAX, (penalty, false));
             for p in 0..=levels.levels() {
                 let scan = (p + 1..=levels.levels())
                     .map(|k| eval.evaluate(p, k))

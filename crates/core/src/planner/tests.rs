@@ -23,6 +23,7 @@ fn forecast(per_minute: &[f64]) -> Forecast {
                 mean_per_minute: r,
             })
             .collect(),
+        recent_environments: Vec::new(),
     }
 }
 
@@ -168,9 +169,22 @@ fn the_history_of_idle_calls_decides_keep_warm_for_timers() {
         let profile = FunctionProfile { idle_evidence: Some(evidence), ..profile() };
         plan(&f, NOW, &timer, &profile, &PlannerState::default(), &policy, &CostModel::default())
     };
-    let always_cold = with(evidence::IdleEvidence { after_idle: 40, cold: 40 });
+    // Forty returns after 15 idle minutes, all cold / all warm (the environments live longer).
+    let history = |cold: bool| {
+        let mut e = evidence::IdleEvidence { calls: 41, active_minutes: 41, ..Default::default() };
+        e.gaps[13] = 40;
+        if cold {
+            e.reclaimed[13] = 40;
+        } else {
+            e.survived[13] = 40;
+        }
+        e.after_idle = 40;
+        e.cold = if cold { 40 } else { 0 };
+        e
+    };
+    let always_cold = with(history(true));
     assert!(always_cold.slots.iter().all(|s| s.keep_warm == 1), "{always_cold:?}");
     assert!(always_cold.expected_cost_usd <= always_cold.baseline_cost_usd * 1.05);
-    let never_cold = with(evidence::IdleEvidence { after_idle: 40, cold: 0 });
+    let never_cold = with(history(false));
     assert!(never_cold.slots.iter().all(|s| s.keep_warm == 0), "{never_cold:?}");
 }

@@ -24,6 +24,14 @@ struct Envelope {
     warmup: WarmupRequest,
 }
 
+/// How long each call of a round of `count` holds its environment: the policy's hold when
+/// several calls must overlap to land on distinct environments; nothing for a round of one,
+/// which needs no overlap and so crowds out no caller arriving meanwhile (the planner prices
+/// rounds this way).
+pub fn round_hold_ms(count: u32, hold_ms: u32) -> u32 {
+    if count <= 1 { 0 } else { hold_ms }
+}
+
 /// The JSON payload of a warm-up call.
 pub fn warmup_payload(hold_ms: u32) -> String {
     serde_json::to_string(&Envelope { warmup: WarmupRequest { hold_ms } }).unwrap_or_default()
@@ -54,5 +62,6 @@ mod tests {
         assert_eq!(parse_warmup(br#"{"autopilotWarmup":{"holdMs":50},"orderId":7}"#), None);
         assert_eq!(parse_warmup(b"not json"), None);
         assert_eq!(parse_warmup(br#"{"autopilotWarmup":{"holdMs":-1}}"#), None);
+        assert_eq!((round_hold_ms(1, 50), round_hold_ms(2, 50)), (0, 50));
     }
 }

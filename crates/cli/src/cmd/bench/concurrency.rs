@@ -3,7 +3,7 @@
 use std::io::Write;
 use std::path::PathBuf;
 
-use autopilot_bench::concurrency::{POLICIES, run_dir};
+use autopilot_bench::concurrency::{POLICIES, Selection, run_dir};
 use autopilot_datasets::data_dir::require_dir;
 use clap::Args;
 
@@ -26,6 +26,13 @@ pub struct ConcurrencyArgs {
     /// Worker threads.
     #[arg(long, default_value_t = 2)]
     pub threads: usize,
+    /// Only the cases whose label (`name @scaling trigger`, e.g. `@50/s`, `timer`) contains
+    /// this; repeat for several. For development runs: the summary line is then of a subset.
+    #[arg(long)]
+    pub only: Vec<String>,
+    /// Only the half (0 or 1) of the traces whose name hashes to it, for hold-out checks.
+    #[arg(long, value_parser = clap::value_parser!(u8).range(0..=1))]
+    pub half: Option<u8>,
 }
 
 pub fn run(args: &ConcurrencyArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<(), CliError> {
@@ -34,13 +41,14 @@ pub fn run(args: &ConcurrencyArgs, out: &mut dyn Write, err: &mut dyn Write) -> 
     writeln!(err, "concurrency: simulating every case of {} on {} threads ...", dir.display(), args.threads)?;
     // Progress from the worker threads goes to the process's stderr (the `err` writer is
     // not shareable across threads).
-    let report = run_dir(&dir, args.threads, &|done, total, label| {
+    let selection = Selection { only: args.only.clone(), half: args.half };
+    let report = run_dir(&dir, &selection, args.threads, &|done, total, label| {
         let _ = writeln!(std::io::stderr(), "  [{done}/{total}] {label}");
     })?;
     writeln!(out, "policies: {}", POLICIES[1..].join(", "))?;
     writeln!(
         out,
-        "ours = core forecaster + planner every 5 min, keepWarm on, maxExtraCostPct 5; ours-pc-only = the same without keep-warm"
+        "ours = core forecaster + planner every 5 min with the default policy and keepWarm on; ours-capped = the same with maxExtraCostPct 5; ours-pc-only(-cap) = both without keep-warm"
     )?;
     writeln!(
         out,
@@ -49,6 +57,10 @@ pub fn run(args: &ConcurrencyArgs, out: &mut dyn Write, err: &mut dyn Write) -> 
     write!(out, "{}", report.case_table())?;
     writeln!(out)?;
     write!(out, "{}", report.group_table())?;
+    writeln!(out, "{}", report.added_cold_starts_line())?;
+    writeln!(out, "{}", report.whole_window_line())?;
+    writeln!(out, "{}", report.warmup_line())?;
+    writeln!(out, "{}", report.target_tracking_line())?;
     writeln!(out, "wall time: {:.1} s", report.seconds)?;
     writeln!(out, "{}", report.summary_line())?;
     Ok(())
