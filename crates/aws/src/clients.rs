@@ -94,6 +94,7 @@ pub struct Clients {
     pub logs: aws_sdk_cloudwatchlogs::Client,
     pub events: aws_sdk_eventbridge::Client,
     pub tagging: aws_sdk_resourcegroupstagging::Client,
+    pub sfn: aws_sdk_sfn::Client,
     pub calls: ApiCalls,
 }
 
@@ -141,6 +142,7 @@ impl Clients {
             logs: client!(aws_sdk_cloudwatchlogs),
             events: client!(aws_sdk_eventbridge),
             tagging: client!(aws_sdk_resourcegroupstagging),
+            sfn: client!(aws_sdk_sfn),
             calls,
         }
     }

@@ -8,6 +8,7 @@
 //! | [`FunctionControl`](autopilot_core::ports::FunctionControl) | [`LambdaControl`] | Lambda, Resource Groups Tagging |
 //! | [`MetricsSource`](autopilot_core::ports::MetricsSource) | [`CloudWatchMetrics`], [`LogReports`] | CloudWatch, CloudWatch Logs |
 //! | [`EventSink`](autopilot_core::ports::EventSink) | [`EventBridgeSink`] | EventBridge |
+//! | [`Workflows`](autopilot_core::ports::Workflows) | [`StepFunctionsWorkflows`] | Step Functions (the control endpoint) |
 //!
 //! Every SDK error goes through the one classifier in [`error`]; every HTTP attempt is
 //! counted by [`ApiCalls`]; [`Clients`] builds every client with one explicit HTTPS client.
@@ -20,6 +21,7 @@ pub mod error;
 pub mod events;
 pub mod lambda;
 pub mod retry;
+pub mod workflows;
 
 pub use calls::ApiCalls;
 pub use clients::{ClientOptions, Clients};
@@ -28,3 +30,4 @@ pub use dynamo::{ControlTable, DynamoStatsStore};
 pub use events::EventBridgeSink;
 pub use lambda::LambdaControl;
 pub use retry::RetryPolicy;
+pub use workflows::StepFunctionsWorkflows;

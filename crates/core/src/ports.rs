@@ -345,6 +345,44 @@ pub trait RunStore {
     ) -> impl Future<Output = PortResult<Option<StoredForecast>>> + Send;
 }
 
+/// One execution of one of the autopilot's own state machines, as the control endpoint
+/// reports it. Times are ISO 8601 as Step Functions gives them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WorkflowRun {
+    pub name: String,
+    /// `RUNNING`, `SUCCEEDED`, `FAILED`, `TIMED_OUT`, `ABORTED`, ...
+    pub status: String,
+    pub started_at: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stopped_at: Option<String>,
+    /// The output of a finished execution (its summary of what changed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output: Option<serde_json::Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cause: Option<String>,
+}
+
+/// The autopilot's own workflows (Step Functions in AWS): what ran lately, and starting one
+/// (a manual rollback).
+pub trait Workflows {
+    /// The most recent executions of `state_machine`, newest first, at most `limit`.
+    fn recent_runs(
+        &self,
+        state_machine: &str,
+        limit: usize,
+    ) -> impl Future<Output = PortResult<Vec<WorkflowRun>>> + Send;
+    /// Starts an execution of `state_machine` named `name` with `input`; returns its id (ARN).
+    fn start(
+        &self,
+        state_machine: &str,
+        name: &str,
+        input: &serde_json::Value,
+    ) -> impl Future<Output = PortResult<String>> + Send;
+}
+
 /// Mutual exclusion per function across overlapping executions.
 pub trait Lease {
     /// Takes the lease until `until` unless another owner holds an unexpired one.
@@ -465,6 +503,24 @@ mod by_reference {
         }
         fn release(&self, function: &FunctionRef, owner: &str) -> impl Future<Output = PortResult<()>> + Send {
             (**self).release(function, owner)
+        }
+    }
+
+    impl<T: Workflows + ?Sized> Workflows for &T {
+        fn recent_runs(
+            &self,
+            state_machine: &str,
+            limit: usize,
+        ) -> impl Future<Output = PortResult<Vec<WorkflowRun>>> + Send {
+            (**self).recent_runs(state_machine, limit)
+        }
+        fn start(
+            &self,
+            state_machine: &str,
+            name: &str,
+            input: &serde_json::Value,
+        ) -> impl Future<Output = PortResult<String>> + Send {
+            (**self).start(state_machine, name, input)
         }
     }
 
