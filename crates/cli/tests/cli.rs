@@ -18,7 +18,7 @@ fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
 #[test]
 fn arguments_parse_with_their_documented_defaults() {
     let Sub::Simulate(a) = parse(&["simulate"]).unwrap().command else { panic!("simulate") };
-    assert_eq!((a.functions, a.days, a.seed, a.keep_alive_minutes), (13, 7.0, 1, 10.0));
+    assert_eq!((a.functions, a.days, a.seed, a.keep_alive_minutes, a.concurrency_every), (13, 7.0, 1, 10.0, 5));
     assert!(a.trace.is_none() && a.json.is_none());
     let Sub::Simulate(a) =
         parse(&["simulate", "--functions", "1000", "--days", "14", "--seed", "7", "--json", "o.json"]).unwrap().command
@@ -33,6 +33,7 @@ fn arguments_parse_with_their_documented_defaults() {
         &["simulate", "--days", "-1"],
         &["simulate", "--days", "many"],
         &["simulate", "--keep-alive-minutes", "0"],
+        &["simulate", "--concurrency-every", "1441"],
         &["simulate", "--colour"],
         &["simulat"],
     ] {
@@ -50,11 +51,13 @@ fn simulate_runs_a_small_fleet_and_writes_the_documented_json() {
     let text = String::from_utf8(out).unwrap();
     assert!(text.contains("memory-tuner") && text.contains("checkout-api") && text.contains("total"), "{text}");
     assert!(text.contains("Memory tuner") && text.contains("rollback"), "{text}");
+    assert!(text.contains("Cold starts (forecast + plan every 5 min") && text.contains("PC util"), "{text}");
     let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&json_path).unwrap()).unwrap();
     std::fs::remove_file(&json_path).unwrap();
     assert_eq!(v["schema"], "autopilot.simulate.v1");
     assert_eq!(v["config"]["functions"], 14);
-    assert_eq!(v["autopilotPolicy"], "memory-tuner");
+    assert_eq!(v["autopilotPolicy"], "memory-tuner + concurrency-planner");
+    assert!(v["autopilot"]["total"]["warmups"]["sent"].as_u64().unwrap() > 0, "keep-warm rounds went out");
     assert_eq!(v["autopilotIsBaseline"], false);
     // One daily memory run (at the end of day one) decided for every function.
     let memory = v["memoryAutopilot"].as_array().unwrap();
@@ -102,11 +105,15 @@ fn a_valid_trace_shapes_the_traffic() {
         text.push_str(&format!("2024-01-01 {:02}:{:02}:00,{}\n", i / 2, (i % 2) * 30, if i < 24 { 10 } else { 0 }));
     }
     std::fs::write(&path, text).unwrap();
-    let cli = parse(&["simulate", "--days", "1", "--trace", path.to_str().unwrap()]).unwrap();
+    let cli =
+        parse(&["simulate", "--days", "1", "--concurrency-every", "0", "--trace", path.to_str().unwrap()]).unwrap();
     let mut out = Vec::new();
     run(cli, &mut out, &mut Vec::new()).unwrap();
     std::fs::remove_file(&path).unwrap();
-    assert!(String::from_utf8(out).unwrap().contains("traffic shaped by"));
+    let text = String::from_utf8(out).unwrap();
+    assert!(text.contains("traffic shaped by"), "{text}");
+    assert!(text.contains("Autopilot slot: memory-tuner (autopilot mode, concurrency runs off)"), "{text}");
+    assert!(!text.contains("PC util"), "planner left out: {text}");
 }
 
 #[test]

@@ -75,3 +75,69 @@ impl Autopilot for DoNothing {
         RunSummary::default()
     }
 }
+
+/// Two policies in one slot: memory runs go to `memory`, concurrency runs to `concurrency`,
+/// as the deployed stack schedules its two state machines.
+#[derive(Debug)]
+pub struct Both<M, C> {
+    pub memory: M,
+    pub concurrency: C,
+    name: String,
+}
+
+impl<M: Autopilot, C: Autopilot> Both<M, C> {
+    pub fn new(memory: M, concurrency: C) -> Self {
+        // A half that does nothing is left out of the name.
+        let name = match (memory.is_do_nothing(), concurrency.is_do_nothing()) {
+            (false, true) => memory.name().to_owned(),
+            (true, false) => concurrency.name().to_owned(),
+            _ => format!("{} + {}", memory.name(), concurrency.name()),
+        };
+        Self { memory, concurrency, name }
+    }
+}
+
+impl<M: Autopilot, C: Autopilot> Autopilot for Both<M, C> {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn is_do_nothing(&self) -> bool {
+        self.memory.is_do_nothing() && self.concurrency.is_do_nothing()
+    }
+
+    fn stats_retention_minutes(&self) -> usize {
+        self.memory.stats_retention_minutes().max(self.concurrency.stats_retention_minutes())
+    }
+
+    fn memory_run(&mut self, now: Minute, fleet: &FleetPorts<'_>) -> RunSummary {
+        self.memory.memory_run(now, fleet)
+    }
+
+    fn concurrency_run(&mut self, now: Minute, fleet: &FleetPorts<'_>) -> RunSummary {
+        self.concurrency.concurrency_run(now, fleet)
+    }
+}
+
+/// A policy that may be absent: `None` does nothing (a half of [`Both`] switched off).
+impl<A: Autopilot> Autopilot for Option<A> {
+    fn name(&self) -> &str {
+        self.as_ref().map_or("do-nothing", Autopilot::name)
+    }
+
+    fn is_do_nothing(&self) -> bool {
+        self.as_ref().is_none_or(Autopilot::is_do_nothing)
+    }
+
+    fn stats_retention_minutes(&self) -> usize {
+        self.as_ref().map_or(0, Autopilot::stats_retention_minutes)
+    }
+
+    fn memory_run(&mut self, now: Minute, fleet: &FleetPorts<'_>) -> RunSummary {
+        self.as_mut().map(|a| a.memory_run(now, fleet)).unwrap_or_default()
+    }
+
+    fn concurrency_run(&mut self, now: Minute, fleet: &FleetPorts<'_>) -> RunSummary {
+        self.as_mut().map(|a| a.concurrency_run(now, fleet)).unwrap_or_default()
+    }
+}

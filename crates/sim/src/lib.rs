@@ -30,7 +30,7 @@ mod step;
 pub mod traffic;
 pub mod world;
 
-pub use autopilot::{Autopilot, DoNothing, RunSummary, Schedule};
+pub use autopilot::{Autopilot, Both, DoNothing, RunSummary, Schedule};
 pub use block_on::block_on;
 pub use report::{FunctionReport, SimReport};
 pub use run::Simulation;

@@ -4,13 +4,14 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::time::Instant;
 
+use autopilot_bench::concurrency::sim_slot::ConcurrencyAutopilot;
 use autopilot_bench::tuner::sim_slot::{MemoryAutopilot, MemorySummary};
-use autopilot_core::policy::{Mode, Policy};
+use autopilot_core::policy::{ConcurrencyPolicy, Mode, Policy};
 use autopilot_datasets::traces;
 use autopilot_sim::fleet::{OPT_IN_TAG, apply_trace, demo_fleet};
 use autopilot_sim::model::FunctionSpec;
 use autopilot_sim::traffic::TraceShape;
-use autopilot_sim::{Autopilot, DoNothing, FunctionReport, SimConfig, SimReport, Simulation};
+use autopilot_sim::{Autopilot, Both, DoNothing, FunctionReport, SimConfig, SimReport, Simulation};
 use clap::Args;
 use serde::Serialize;
 
@@ -32,7 +33,7 @@ pub const JSON_SCHEMA: &str = "autopilot.simulate.v1";
 /// invocations, cold starts, p99 duration, cost and decisions, autopilot vs baseline.
 #[derive(Debug, Clone, Args)]
 #[command(
-    after_help = "Examples:\n  autopilot simulate\n  autopilot simulate --functions 1000 --days 14 --json results.json\n  autopilot simulate --trace ../shared/data/traces/nyc_taxi.csv --days 3"
+    after_help = "Examples:\n  autopilot simulate\n  autopilot simulate --functions 1000 --days 14 --concurrency-every 0 --json results.json\n  autopilot simulate --trace ../shared/data/traces/nyc_taxi.csv --days 3"
 )]
 pub struct SimulateArgs {
     /// Number of functions: the 13 demo archetypes, cycled with per-function jitter beyond 13.
@@ -55,6 +56,11 @@ pub struct SimulateArgs {
     /// Minutes an idle environment lives before it is reaped (AWS does not document it).
     #[arg(long, default_value_t = 10.0, value_parser = parse_keep_alive)]
     pub keep_alive_minutes: f64,
+    /// Minutes between two concurrency runs (forecast + plan + apply for every function;
+    /// about a millisecond per function per run in a release build); 0 leaves the
+    /// concurrency planner out and runs the memory tuner alone.
+    #[arg(long, value_name = "MINUTES", default_value_t = 5, value_parser = clap::value_parser!(u32).range(0..=1_440))]
+    pub concurrency_every: u32,
     /// Most per-function rows printed (the total and --json cover every function).
     #[arg(long, default_value_t = 40)]
     pub rows: usize,
@@ -124,6 +130,15 @@ pub fn config(args: &SimulateArgs) -> SimConfig {
     cfg
 }
 
+/// The policy in the autopilot slot: autopilot mode, keep-warm opted in, defaults otherwise.
+pub fn simulate_policy() -> Policy {
+    Policy {
+        mode: Mode::Autopilot,
+        concurrency: ConcurrencyPolicy { keep_warm: true, ..ConcurrencyPolicy::default() },
+        ..Policy::default()
+    }
+}
+
 pub fn run(args: &SimulateArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<(), CliError> {
     let started = Instant::now();
     let specs = fleet(args)?;
@@ -131,10 +146,17 @@ pub fn run(args: &SimulateArgs, out: &mut dyn Write, err: &mut dyn Write) -> Res
     let mut bar = Progress::new("baseline ");
     let baseline = Simulation::new(cfg.clone(), specs.clone(), DoNothing).run(&mut |d, t| bar.update(err, d, t));
     bar.finish(err);
-    // The autopilot slot: the memory tuner, daily, passive, in autopilot mode.
-    let slot = MemoryAutopilot::new(Policy { mode: Mode::Autopilot, ..Policy::default() }, OPT_IN_TAG);
+    // The autopilot slot: the memory tuner (daily, passive) and the concurrency planner
+    // (every 5 minutes, keep-warm on: the demo functions answer warm-up calls), in autopilot
+    // mode with the documented defaults otherwise.
+    let policy = simulate_policy();
+    let slot = Both::new(
+        MemoryAutopilot::new(policy.clone(), OPT_IN_TAG),
+        (args.concurrency_every > 0).then(|| ConcurrencyAutopilot::new(policy.concurrency.clone(), OPT_IN_TAG)),
+    );
     let autopilot_is_baseline = slot.is_do_nothing();
     let mut sim = Simulation::new(cfg.clone(), specs, slot);
+    sim.schedule.concurrency_every_minutes = u64::from(args.concurrency_every.max(1));
     let mut bar = Progress::new("autopilot");
     let total = sim.world.config.minutes;
     while sim.world.elapsed_minutes() < total {
@@ -144,12 +166,15 @@ pub fn run(args: &SimulateArgs, out: &mut dyn Write, err: &mut dyn Write) -> Res
         }
     }
     bar.finish(err);
-    let memory = sim.autopilot.summaries();
+    let memory = sim.autopilot.memory.summaries();
     let policy = sim.autopilot.name().to_owned();
     let autopilot = sim.finish();
     let wall_seconds = started.elapsed().as_secs_f64();
     print_report(args, &baseline, &autopilot, autopilot_is_baseline, wall_seconds, out)?;
     print_memory(&baseline, &autopilot, &memory, out)?;
+    if args.concurrency_every > 0 {
+        print_cold_starts(args, &cfg, &baseline, &autopilot, out)?;
+    }
     if let Some(path) = &args.json {
         let output = SimulateOutput {
             schema: JSON_SCHEMA,
@@ -232,6 +257,69 @@ fn print_memory(
     Ok(())
 }
 
+/// The concurrency planner's work per function: cold starts avoided, what provisioned
+/// concurrency cost and how busy it was, warm-up calls, and the cost change of the whole
+/// autopilot (memory changes included).
+fn print_cold_starts(
+    args: &SimulateArgs,
+    cfg: &SimConfig,
+    base: &SimReport,
+    auto: &SimReport,
+    out: &mut dyn Write,
+) -> Result<(), CliError> {
+    writeln!(out)?;
+    writeln!(
+        out,
+        "Cold starts (forecast + plan every {} min, PC on aliases, keep-warm on): per function, cold starts \
+         avoided, provisioned concurrency's cost and utilisation (busy share of the GB-s allocated), warm-up calls, \
+         and the total cost change with the memory tuner's changes.",
+        args.concurrency_every
+    )?;
+    let prices = cfg.cost_model.prices();
+    let utilisation = |f: &FunctionReport| -> String {
+        let Ok(arch) = f.architecture.parse::<autopilot_core::Architecture>() else { return "-".into() };
+        let p = prices.arch(arch);
+        let allocated_gb_s = f.cost.pc_allocated / p.pc_allocated_gb_s;
+        if allocated_gb_s <= 0.0 {
+            return "-".into();
+        }
+        format!("{:.0}%", 100.0 * (f.cost.pc_duration / p.pc_duration_gb_s) / allocated_gb_s)
+    };
+    let mut t = Table::new(&[
+        "function",
+        "traffic",
+        "cold base",
+        "cold auto",
+        "avoided",
+        "PC $",
+        "PC util",
+        "warm-ups",
+        "landed cold",
+        "cost change",
+    ]);
+    let row = |b: &FunctionReport, a: &FunctionReport| {
+        vec![
+            b.name.clone(),
+            b.traffic.clone(),
+            thousands(b.cold_starts),
+            thousands(a.cold_starts),
+            format!("{:+.0}%", 0.0 - pct_change(b.cold_starts as f64, a.cold_starts as f64) + 0.0),
+            dollars(a.cost.pc()),
+            utilisation(a),
+            thousands(u64::from(a.warmups.sent)),
+            thousands(u64::from(a.warmups.landed_cold)),
+            format!("{:+.1}%", pct_change(b.cost_usd, a.cost_usd)),
+        ]
+    };
+    for (b, a) in base.functions.iter().zip(&auto.functions).take(args.rows) {
+        t.row(row(b, a));
+    }
+    t.rule();
+    t.row(row(&base.total, &auto.total));
+    t.write(out)?;
+    Ok(())
+}
+
 fn print_report(
     args: &SimulateArgs,
     base: &SimReport,
@@ -258,9 +346,13 @@ fn print_report(
     } else {
         writeln!(
             out,
-            "Autopilot slot: {} vs the do-nothing baseline (same fleet, same seeds). The concurrency planner is \
-             not in the slot yet.",
-            auto.policy
+            "Autopilot slot: {} ({}) vs the do-nothing baseline (same fleet, same seeds).",
+            auto.policy,
+            if args.concurrency_every > 0 {
+                "autopilot mode, keep-warm on"
+            } else {
+                "autopilot mode, concurrency runs off"
+            }
         )?;
     }
     writeln!(out)?;
@@ -342,6 +434,17 @@ fn print_report(
         thousands(b.timeouts),
         thousands(b.out_of_memory),
         thousands(b.throttles)
+    )?;
+    writeln!(
+        out,
+        "Autopilot cost by line: requests ${:.2}, duration ${:.2}, init ${:.2}, provisioned ${:.2}; \
+         {} warm-up calls ({} landed on a cold environment).",
+        a.cost.requests,
+        a.cost.duration,
+        a.cost.init,
+        a.cost.pc(),
+        thousands(u64::from(a.warmups.sent)),
+        thousands(u64::from(a.warmups.landed_cold)),
     )?;
     Ok(())
 }
