@@ -148,14 +148,7 @@ impl Template {
     /// The environment of one function as written (Globals', then its own), values unresolved.
     pub fn function_env(&self, logical_id: &str) -> BTreeMap<String, Value> {
         let vars = |props: Option<&Value>| -> BTreeMap<String, Value> {
-            props
-                .and_then(|p| p.get("Environment"))
-                .and_then(|e| e.get("Variables"))
-                .and_then(Value::as_mapping)
-                .into_iter()
-                .flatten()
-                .filter_map(|(k, v)| Some((k.as_str()?.to_owned(), v.clone())))
-                .collect()
+            env_vars(props).map(|(k, v)| (k.to_owned(), v.clone())).collect()
         };
         let mut env = vars(self.doc.get("Globals").and_then(|g| g.get("Function")));
         env.extend(vars(self.resource(logical_id).and_then(|r| r.get("Properties"))));
@@ -247,15 +240,19 @@ impl Template {
     }
 }
 
-fn env_names(props: Option<&Value>) -> BTreeSet<String> {
+/// `Environment.Variables` of a function's (or Globals') properties, by name.
+fn env_vars(props: Option<&Value>) -> impl Iterator<Item = (&str, &Value)> {
     props
         .and_then(|p| p.get("Environment"))
         .and_then(|e| e.get("Variables"))
         .and_then(Value::as_mapping)
         .into_iter()
         .flatten()
-        .filter_map(|(k, _)| k.as_str().map(str::to_owned))
-        .collect()
+        .filter_map(|(k, v)| Some((k.as_str()?, v)))
+}
+
+fn env_names(props: Option<&Value>) -> BTreeSet<String> {
+    env_vars(props).map(|(k, _)| k.to_owned()).collect()
 }
 
 /// `!GetAtt X.Arn` / `!Ref X` → `X`.
