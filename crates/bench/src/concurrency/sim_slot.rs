@@ -74,6 +74,11 @@ impl Autopilot for ConcurrencyAutopilot {
         let mut summary = RunSummary::default();
         let Ok(functions) = block_on(fleet.control.list_functions(&self.opt_in_tag)) else { return summary };
         for config in functions {
+            // As apply-concurrency does: a function whose alias runs a memory canary is left
+            // alone until the canary is promoted or rolled back.
+            if config.aliases.first().is_some_and(|a| a.routing.canary.is_some()) {
+                continue;
+            }
             // PC needs an alias (or a version); keep-warm works on any qualifier.
             let alias = config.aliases.first().map(|a| a.name.clone());
             let Ok(target) = config.function.with_qualifier(alias.as_deref()) else { continue };
