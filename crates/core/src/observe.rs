@@ -115,7 +115,8 @@ pub struct MinuteLoad {
     pub invocations: u64,
     /// Mean concurrency (busy ms / 60,000).
     pub concurrency: f64,
-    /// Environments that served in the minute: a lower bound on peak concurrency.
+    /// Environments that served in the minute: an upper bound on the minute's peak concurrency
+    /// (environments that served one after the other count once each).
     pub environments: u64,
     pub cold_starts: u64,
 }
