@@ -110,6 +110,33 @@ impl FromStr for LogLevel {
     }
 }
 
+/// The environment of the functions that act and announce (tune-memory, apply-concurrency,
+/// rollback): wiring only; tunables are the execution's policy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActingConfig {
+    pub control_table: String,
+    pub event_bus: String,
+    pub log_level: LogLevel,
+}
+
+impl ActingConfig {
+    /// Every variable [`ActingConfig::from_lookup`] reads: the template must set exactly these.
+    pub const VARS: &[&str] = &[CONTROL_TABLE, EVENT_BUS, LOG_LEVEL];
+
+    /// Strict: a required variable missing or any variable malformed is an error naming it.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        Ok(Self {
+            control_table: required(&lookup, CONTROL_TABLE)?,
+            event_bus: or_default(&lookup, EVENT_BUS, DEFAULT_EVENT_BUS)?,
+            log_level: log_level(&lookup)?,
+        })
+    }
+
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(env_lookup)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::HashMap;

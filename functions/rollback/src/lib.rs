@@ -6,42 +6,14 @@
 //! contract, the configuration and the logging.
 
 use autopilot_core::ports::{ChangeLog, EventSink, FunctionControl, Lease};
-use autopilot_lambda::config::{
-    CONTROL_TABLE, ConfigError, DEFAULT_EVENT_BUS, EVENT_BUS, LOG_LEVEL, LogLevel, env_lookup, log_level, or_default,
-    required,
-};
 use autopilot_runner::{RollbackPorts, rollback};
 use lambda_runtime::LambdaEvent;
 use lambda_runtime::tracing::info;
 
 pub use autopilot_lambda::HandlerError as Error;
+/// The environment this function reads.
+pub use autopilot_lambda::config::ActingConfig as Config;
 pub use autopilot_runner::contract::{RollbackInput as Input, RollbackOutput as Output};
-
-/// The environment this function reads (wiring only; tunables are the execution's policy).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Config {
-    pub control_table: String,
-    pub event_bus: String,
-    pub log_level: LogLevel,
-}
-
-impl Config {
-    /// Every variable [`Config::from_lookup`] reads: the template must set exactly these.
-    pub const VARS: &[&str] = &[CONTROL_TABLE, EVENT_BUS, LOG_LEVEL];
-
-    /// Strict: a required variable missing or any variable malformed is an error naming it.
-    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        Ok(Self {
-            control_table: required(&lookup, CONTROL_TABLE)?,
-            event_bus: or_default(&lookup, EVENT_BUS, DEFAULT_EVENT_BUS)?,
-            log_level: log_level(&lookup)?,
-        })
-    }
-
-    pub fn from_env() -> Result<Self, ConfigError> {
-        Self::from_lookup(env_lookup)
-    }
-}
 
 /// The ports this function uses.
 #[derive(Debug)]
