@@ -14,6 +14,7 @@ pub mod config;
 use std::fmt;
 
 use autopilot_runner::RunError;
+use autopilot_runner::act::ActingPorts;
 use lambda_runtime::{Diagnostic, LambdaEvent};
 use serde::de::DeserializeOwned;
 
@@ -56,6 +57,34 @@ impl From<HandlerError> for Diagnostic {
 
 /// Reads a raw payload as the handler's input; unknown fields and bad values fail as
 /// `Autopilot.InvalidInput` with serde's message (which names the field).
+/// The ports of tune-memory and apply-concurrency, owned: built once in `main`, lent to each
+/// invocation as the runner's [`ActingPorts`].
+#[derive(Debug)]
+pub struct ActingDeps<F, C, E, L, R> {
+    /// The Lambda control plane.
+    pub control: F,
+    /// The change log.
+    pub changes: C,
+    /// Decision events.
+    pub events: E,
+    /// Per-function leases.
+    pub lease: L,
+    /// The run store (window summaries, forecasts).
+    pub store: R,
+}
+
+impl<F, C, E, L, R> ActingDeps<F, C, E, L, R> {
+    pub fn ports(&self) -> ActingPorts<'_, F, C, E, L, R> {
+        ActingPorts {
+            control: &self.control,
+            changes: &self.changes,
+            events: &self.events,
+            lease: &self.lease,
+            store: &self.store,
+        }
+    }
+}
+
 pub fn parse_event<I: DeserializeOwned>(event: LambdaEvent<serde_json::Value>) -> Result<LambdaEvent<I>, HandlerError> {
     let (payload, context) = event.into_parts();
     let input = serde_json::from_value(payload).map_err(|e| HandlerError(RunError::InvalidInput(e.to_string())))?;

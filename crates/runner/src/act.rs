@@ -15,6 +15,18 @@ use std::future::Future;
 use autopilot_core::ports::{ChangeLog, ChangeRecord, ChangeStatus, ErrorKind, Lease, PortError, PortResult, Recorded};
 use autopilot_core::{FunctionRef, Minute};
 
+/// The ports of a step that decides and acts: the Lambda control plane, the change log,
+/// decision events, leases, and the run store (summaries for tune-memory, forecasts for
+/// apply-concurrency). [`crate::MemoryPorts`] and [`crate::ConcurrencyPorts`] name it.
+#[derive(Debug, Clone, Copy)]
+pub struct ActingPorts<'a, F, C, E, L, R> {
+    pub control: &'a F,
+    pub changes: &'a C,
+    pub events: &'a E,
+    pub lease: &'a L,
+    pub store: &'a R,
+}
+
 /// How long (execution minutes) a step holds a function's lease at most.
 pub const LEASE_MINUTES: i64 = 15;
 /// How far back in a function's change log a step looks for its own record.

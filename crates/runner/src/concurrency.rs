@@ -30,14 +30,7 @@ use crate::forecast::{forecast_origin, valid_batch};
 pub const DEFAULT_INIT_MS: f64 = 200.0;
 
 /// The ports apply-concurrency reads and acts through.
-#[derive(Debug, Clone, Copy)]
-pub struct ConcurrencyPorts<'a, F, C, E, L, R> {
-    pub control: &'a F,
-    pub changes: &'a C,
-    pub events: &'a E,
-    pub lease: &'a L,
-    pub store: &'a R,
-}
+pub type ConcurrencyPorts<'a, F, C, E, L, R> = crate::act::ActingPorts<'a, F, C, E, L, R>;
 
 enum Done {
     Kept,

@@ -57,14 +57,7 @@ pub struct MemoryReasonRecord {
 }
 
 /// The ports tune-memory reads and acts through.
-#[derive(Debug, Clone, Copy)]
-pub struct MemoryPorts<'a, F, C, E, L, R> {
-    pub control: &'a F,
-    pub changes: &'a C,
-    pub events: &'a E,
-    pub lease: &'a L,
-    pub store: &'a R,
-}
+pub type MemoryPorts<'a, F, C, E, L, R> = crate::act::ActingPorts<'a, F, C, E, L, R>;
 
 enum Done {
     Kept,

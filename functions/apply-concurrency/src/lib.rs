@@ -6,29 +6,16 @@
 //! contract, the configuration and the logging.
 
 use autopilot_core::ports::{ChangeLog, EventSink, FunctionControl, Lease, RunStore};
-use autopilot_runner::{ConcurrencyPorts, apply_concurrency_batch};
+use autopilot_runner::apply_concurrency_batch;
 use lambda_runtime::LambdaEvent;
 use lambda_runtime::tracing::info;
 
+/// The ports this function uses.
+pub use autopilot_lambda::ActingDeps as Deps;
 pub use autopilot_lambda::HandlerError as Error;
 /// The environment this function reads.
 pub use autopilot_lambda::config::ActingConfig as Config;
 pub use autopilot_runner::contract::{ApplyConcurrencyOutput as Output, BatchInput as Input};
-
-/// The ports this function uses.
-#[derive(Debug)]
-pub struct Deps<F, C, E, L, R> {
-    /// The Lambda control plane.
-    pub control: F,
-    /// The change log.
-    pub changes: C,
-    /// Decision events.
-    pub events: E,
-    /// Per-function leases.
-    pub lease: L,
-    /// Forecasts.
-    pub store: R,
-}
 
 pub async fn handler<F, C, E, L, R>(event: LambdaEvent<Input>, deps: &Deps<F, C, E, L, R>) -> Result<Output, Error>
 where
@@ -38,13 +25,7 @@ where
     L: Lease,
     R: RunStore,
 {
-    let ports = ConcurrencyPorts {
-        control: &deps.control,
-        changes: &deps.changes,
-        events: &deps.events,
-        lease: &deps.lease,
-        store: &deps.store,
-    };
+    let ports = deps.ports();
     let out = apply_concurrency_batch(&ports, &event.payload).await?;
     for r in &out.results {
         info!(target = %r.target, from = r.from, to = r.to, outcome = ?r.outcome, "provisioned concurrency");
