@@ -2,8 +2,13 @@
 //! every opted-in function, read the new per-minute stats through `StatsStore`,
 //! forecast and plan with the core, then apply through `FunctionControl` — provisioned
 //! concurrency on the alias (requested a lead time ahead; functions without an alias get
-//! none) and, when the policy opts in, warm-up rounds. The same read → decide → act the apply-concurrency Lambda does; it lives
-//! here until that function's library exists.
+//! none) and, when the policy opts in, warm-up rounds.
+//!
+//! It repeats what crates/runner's forecast and apply-concurrency steps do (the Lambdas' code,
+//! run over the simulator's ports by crates/runner/tests/simulator.rs), canary skip included,
+//! because the runner re-reads a day of stats on every run and a week of 5-minute runs would
+//! be slow; it keeps the stats read so far and the evidence of its own warm-up rounds instead.
+//! Once the runner reads incrementally, this slot should become the runner.
 
 use std::collections::{BTreeMap, HashMap};
 
