@@ -19,6 +19,7 @@
 //!   and stays there to the end of the horizon (unsettled counts as horizon + 1).
 
 pub mod active;
+pub mod diagnose;
 pub mod passive;
 pub mod power_tuning;
 pub mod report;

@@ -69,6 +69,8 @@ pub struct PassiveRun {
     /// others are the climb out of a start that broke it).
     pub caused_violations: usize,
     pub rollbacks: usize,
+    /// The decision of each run (for diagnostics).
+    pub decisions: Vec<MemoryDecision>,
 }
 
 /// Within this share of the optimal cost counts as arrived.
@@ -97,6 +99,7 @@ pub fn run(
     let mut current = start;
     let mut sizes = Vec::with_capacity(runs + 1);
     let mut rollbacks = 0;
+    let mut decisions = Vec::with_capacity(runs);
     for day in 0..runs {
         sizes.push(current);
         let now = Minute(i64::try_from(day + 1).unwrap_or(i64::MAX) * Minute::PER_DAY);
@@ -136,6 +139,7 @@ pub fn run(
             MemoryDecision::Keep { .. } => None,
         };
         current = outcome.decision.target();
+        decisions.push(outcome.decision);
     }
     sizes.push(current);
     let within = |m: MemoryMb| feasible(m) && price(m) <= best * (1.0 + ARRIVED);
@@ -153,6 +157,7 @@ pub fn run(
         caused_violations: sizes[..runs].windows(2).filter(|w| feasible(w[0]) && !feasible(w[1])).count(),
         rollbacks,
         sizes,
+        decisions,
     }
 }
 

@@ -4,13 +4,14 @@
 
 use crate::decision::{Constraint, Expectation};
 use crate::domain::MemoryMb;
+use crate::histogram::RELATIVE_ACCURACY;
 use crate::policy::{Constraints, Goal, Policy};
 
 use super::Settings;
 use super::evidence::{Evidence, SizeEvidence};
 use super::objective::{Affine, Objective};
 use super::rollout::Ban;
-use super::stats::normal_cdf;
+use super::stats::{normal_cdf, quantile_below_confidence};
 use super::surrogate::{CurvePrior, Point, Surrogate};
 
 /// The sizes the tuner may choose at all: the policy's range, raised to the memory the
@@ -263,7 +264,17 @@ impl<'a> Landscape<'a> {
         let z = Evidence::z(self.policy.guardrails.confidence);
         let ratio_var = ((ratio_upper / ratio).ln() / z).powi(2);
         let sd = (var + ratio_var).sqrt().max(1e-9);
-        normal_cdf(((slo / ratio).ln() - mu) / sd)
+        let modelled = normal_cdf(((slo / ratio).ln() - mu) / sd);
+        match observed {
+            // Too few invocations for a distribution-free bound: only the size's own
+            // invocations say how heavy its tail is (the spread of durations changes with
+            // memory: pooling it from other sizes, or from a prior, claims a tail that was
+            // never measured). The exact confidence of a lognormal quantile below the SLO
+            // from n values and their own spread; a size run once cannot show its tail.
+            Some(s) if s.invocations >= 2 => own_tail_confidence(s, slo),
+            Some(_) => modelled.min(0.5),
+            None => modelled,
+        }
     }
 
     fn p_ceiling(&self, cost: Affine, mu: f64, var: f64) -> f64 {
@@ -352,4 +363,15 @@ impl<'a> Landscape<'a> {
     pub fn prior(&self) -> CurvePrior {
         self.settings.prior
     }
+}
+
+/// Confidence that a size's p99 is within `slo`, from its own invocations only (lognormal
+/// tail, exact noncentral-t test; see [`super::stats::quantile_below_confidence`]). The
+/// spread is floored at the duration histogram's resolution: values that share a bucket
+/// are known only to within its width, not to be equal.
+pub fn own_tail_confidence(s: &SizeEvidence, slo: f64) -> f64 {
+    let width = ((1.0 + RELATIVE_ACCURACY) / (1.0 - RELATIVE_ACCURACY)).ln();
+    let var = s.log_var.unwrap_or(0.0).max(width * width / 12.0);
+    let df = s.invocations.saturating_sub(1) as f64;
+    quantile_below_confidence(slo, s.log_mean, var.sqrt(), s.invocations, df, 0.99)
 }

@@ -236,6 +236,65 @@ fn active_probes_stay_in_range_and_the_answer_was_measured() {
     assert!(r.memory <= mb(1769) && r.confidence > 0.0, "CPU-bound: no gain above one vCPU: {r:?}");
 }
 
+/// A landscape of probes: `(size, durations)` measured, a p99 SLO.
+fn probed(points: &[(u64, &[f64])], slo: f64) -> (Evidence, Policy) {
+    let mut history: BTreeMap<MemoryMb, Counters> = BTreeMap::new();
+    for &(m, ds) in points {
+        let c = history.entry(mb(m)).or_default();
+        for &d in ds {
+            c.invocations += 1;
+            c.duration.record(d);
+            c.billed_ms += billed_ms(d);
+        }
+    }
+    let mut policy = Policy::default();
+    policy.constraints.p99_slo_ms = Some(slo);
+    (Evidence::from_history(&history, policy.guardrails.confidence), policy)
+}
+
+fn landscape<'a>(evidence: &'a Evidence, policy: &'a Policy, settings: &'a Settings) -> Landscape<'a> {
+    let bounds = Bounds::new(&policy.constraints, evidence, Vec::new(), mb(128));
+    let objective = Objective::new(policy.goal, &CostModel::default(), Architecture::Arm64, 0.0);
+    Landscape::new(evidence, policy, settings, objective, bounds)
+}
+
+#[test]
+fn a_p99_measured_on_two_samples_just_under_the_slo_is_not_trusted() {
+    let settings = Settings::default();
+    // Two invocations at 20 and 20.5 ms under a 24 ms SLO: the point estimate of the p99 is
+    // under the SLO, but two values say next to nothing about the 99th percentile.
+    let (evidence, policy) = probed(&[(1024, &[20.0, 20.5]), (2048, &[14.0, 16.0])], 24.0);
+    let l = landscape(&evidence, &policy, &settings);
+    let alpha = 1.0 - policy.guardrails.confidence;
+    let p = l.predict(mb(1024));
+    assert!(p.p_feasible < 1.0 - alpha, "{}", p.p_feasible);
+    // Nor 15 ms on average against 24 ms: two values that differ by 14% allow a far heavier tail.
+    assert!(l.predict(mb(2048)).p_feasible < 1.0 - alpha);
+    assert!(l.best_measured(1).is_none(), "nothing is certified feasible");
+    // The answer is then the size where the SLO is most surely met, and says it is not confirmed.
+    let r = recommend(&l, mb(128)).unwrap();
+    assert!(matches!(r.reason, MemoryReason::ConstraintViolated { .. }), "{r:?}");
+    assert_eq!(r.memory, l.bounds.hi);
+}
+
+#[test]
+fn many_tight_samples_well_under_the_slo_are_trusted_and_a_spread_tail_is_not() {
+    let settings = Settings::default();
+    // Ten values within ±2% of 12 ms: the lognormal 99th percentile is bounded near 13 ms.
+    let tight: Vec<f64> = (0..10).map(|i| 12.0 * (0.98 + 0.004 * f64::from(i))).collect();
+    let (evidence, policy) = probed(&[(1024, &tight)], 20.0);
+    let l = landscape(&evidence, &policy, &settings);
+    assert!(l.predict(mb(1024)).p_feasible > 0.99);
+    assert_eq!(l.best_measured(1).map(|p| p.memory), Some(mb(1024)));
+    // The same mean with a heavy spread (a tail like light Node.js functions'): its own
+    // values show a p99 far above their mean, whatever other sizes or a prior say.
+    let spread: Vec<f64> = (0..10).map(|i| 12.0 * (0.45 + 0.12 * f64::from(i))).collect();
+    let (evidence, policy) = probed(&[(1024, &spread), (2048, &tight)], 20.0);
+    let l = landscape(&evidence, &policy, &settings);
+    assert!(l.predict(mb(1024)).p_feasible < 0.05, "{}", l.predict(mb(1024)).p_feasible);
+    assert_eq!(l.best_measured(1).map(|p| p.memory), Some(mb(2048)));
+}
+
 /// A random function and history: sizes it ran at, its curve, its memory needs.
 fn history_strategy() -> impl Strategy<Value = (BTreeMap<MemoryMb, Counters>, MemoryMb, f64, f64)> {
     let sizes = prop::collection::btree_set(128u64..=10_240, 1..6);

@@ -40,6 +40,11 @@ pub struct TunerArgs {
     /// measurements; the README gives the figures of both.
     #[arg(long, value_enum, default_value_t = Truth::Cubic)]
     pub truth: Truth,
+    /// Instead of the benchmark: per-case diagnostics (to stderr) of the curves whose name
+    /// contains this text — each active SLO choice that breaks the SLO with its probes, and
+    /// each passive repetition that is slow to arrive or breaks the SLO, run by run.
+    #[arg(long)]
+    pub diagnose: Option<String>,
 }
 
 /// [`Interpolation`] on the command line.
@@ -76,6 +81,13 @@ pub fn run(args: &TunerArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result
         truth: args.truth.into(),
         ..Options::default()
     };
+    if let Some(name) = &args.diagnose {
+        let settings = autopilot_core::tuner::Settings::default();
+        for t in curves.iter().filter(|t| t.name.contains(name.as_str())) {
+            writeln!(err, "{}", tuner::diagnose::curve(t, &opts, &settings))?;
+        }
+        return Ok(());
+    }
     writeln!(
         err,
         "tuner: {} curves from {} (+{} held-out synthetic) on {} threads ...",
