@@ -12,7 +12,7 @@ use super::evidence::{Evidence, SizeEvidence};
 use super::objective::{Affine, Objective};
 use super::rollout::Ban;
 use super::stats::{normal_cdf, quantile_below_confidence};
-use super::surrogate::{CurvePrior, Point, Surrogate};
+use super::surrogate::{Averaged, CurvePrior, Point, Surrogate};
 
 /// The sizes the tuner may choose at all: the policy's range, raised to the memory the
 /// function needs and above any size that ran out of memory or timed out, minus bans.
@@ -64,14 +64,16 @@ const ROUGHNESS_PRIOR: (f64, f64) = (0.2, 0.7);
 
 /// Fits the surrogate: each size's mean weighted by its noise (the pooled within-size spread
 /// of the evidence — replicates, with the prior mixed in — over its invocations, plus the
-/// model's floor), and the roughness that is most probable given the data (maximum a
-/// posteriori over a grid: marginal likelihood × the log-normal prior). Returns the
-/// surrogate, the spread and its degrees of freedom.
+/// model's floor), averaged over the roughness grid with weights ∝ marginal likelihood × the
+/// log-normal prior (see [`Averaged`]). Returns the surrogate, the spread and its degrees of
+/// freedom.
 ///
 /// Why the noise comes from replicates and not from the likelihood: measured once per size,
 /// noise and a real bend of the curve explain the data equally well; only replicates separate
-/// them. Given the noise, how bendy the curve is *is* identified by the likelihood.
-pub fn fit_noise(evidence: &Evidence, settings: &Settings) -> (Surrogate, f64, f64) {
+/// them. Given the noise, how bendy the curve is near the data *is* identified by the
+/// likelihood; far from the data it is not, which is why the roughness is averaged over and
+/// not chosen.
+pub fn fit_noise(evidence: &Evidence, settings: &Settings) -> (Averaged, f64, f64) {
     let floor = settings.model_noise_floor * settings.model_noise_floor;
     let cv2 = (evidence.log_sd * evidence.log_sd).exp_m1();
     let points: Vec<Point> = evidence
@@ -84,17 +86,15 @@ pub fn fit_noise(evidence: &Evidence, settings: &Settings) -> (Surrogate, f64, f
         })
         .collect();
     let (centre, sd) = ROUGHNESS_PRIOR;
-    let surrogate = ROUGHNESS_GRID
+    let fits = ROUGHNESS_GRID
         .iter()
         .map(|&r| {
             let s = Surrogate::fit(&points, CurvePrior { roughness_sd: r, ..settings.prior });
             let log_prior = -0.5 * ((r / centre).ln() / sd).powi(2);
             (s.log_likelihood() + log_prior, s)
         })
-        .max_by(|a, b| a.0.total_cmp(&b.0))
-        .map(|(_, s)| s)
-        .unwrap_or_else(|| Surrogate::fit(&points, settings.prior));
-    (surrogate, evidence.log_sd, evidence.log_sd_df)
+        .collect();
+    (Averaged::new(fits), evidence.log_sd, evidence.log_sd_df)
 }
 
 /// Spread assumed for the tail of a size measured only once: p99 ≈ 3.5 × the mean, as heavy
@@ -132,7 +132,7 @@ pub struct Landscape<'a> {
     pub settings: &'a Settings,
     pub bounds: Bounds,
     pub objective: Objective,
-    surrogate: Surrogate,
+    surrogate: Averaged,
     /// Within-size spread of ln(duration), chosen by the likelihood (see [`fit_noise`]).
     pub log_sd: f64,
     pub log_sd_df: f64,

@@ -8,9 +8,11 @@
 //! 2. too little traffic at the current size → wait;
 //! 3. a hard constraint broken at the current size (out of memory, timeouts, headroom, p99
 //!    SLO, cost ceiling) → move toward sizes that meet it;
-//! 4. a measured size better than the current one by the tolerance → move toward it;
-//! 5. else the size within one step whose expected improvement is largest, if it reaches
-//!    the tolerance and meets the constraints at the policy's confidence → explore it;
+//! 4. the size anywhere in the allowed range whose expected improvement, net of the
+//!    expected extra cost of the bounded steps to it, is largest, if it reaches the
+//!    tolerance and it and every step on the way meet the constraints at the policy's
+//!    confidence → explore it (one bounded step toward it);
+//! 5. else a measured size better than the current one by the tolerance → move toward it;
 //! 6. else keep: the optimum is known within tolerance.
 
 use std::collections::BTreeMap;
@@ -178,9 +180,33 @@ fn tune(input: &PassiveInput, policy: &Policy, cost: &CostModel, settings: &Sett
         return resize(&to, MemoryReason::ConstraintViolated { constraint });
     }
 
-    // 4. A measured size is better by the tolerance.
+    // 4. Explore where the expected improvement over the best known is largest, anywhere in
+    //    the allowed range, net of what the windows on the way there are expected to cost
+    //    over the best known, spread over the windows the gain would pay back in. A size
+    //    beyond one step is approached one bounded step at a time: the step bound limits how
+    //    far one run moves, not where the optimum may be (a CPU-bound curve whose cost is
+    //    flat for a decade and dips near one vCPU is not found by looking one step around a
+    //    local minimum). Exploring comes before returning to the best measured size: the
+    //    exploration's value is already net of what it forgoes against the best.
     let tol = settings.tolerance;
-    if let Some(best) = l.best_measured(g.min_invocations)
+    let best = l.best_measured(g.min_invocations);
+    let reference = here.score().min(best.map_or(f64::INFINITY, |b| b.score()));
+    if let Some((gain, first, target)) = exploration(&l, current, reference, settings)
+        && gain >= tol * reference
+    {
+        let confidence = l.confidence_in(&target, &candidates);
+        let to = if first.memory == target.memory { target } else { first };
+        return MemoryDecision::Explore {
+            from: current,
+            to: to.memory,
+            reason: MemoryReason::Exploring { uncertainty_pct: 100.0 * gain / reference },
+            expected: l.expectation(&to, confidence),
+            rollout,
+        };
+    }
+
+    // 5. A measured size is better by the tolerance: move toward it.
+    if let Some(best) = best
         && best.memory != current
         && best.score() < here.score() * (1.0 - tol)
     {
@@ -191,30 +217,61 @@ fn tune(input: &PassiveInput, policy: &Policy, cost: &CostModel, settings: &Sett
         }
     }
 
-    // 5. Explore where the expected improvement is largest, among safe sizes within a step,
-    //    net of what a window there is expected to cost over the best known, spread over the
-    //    windows the gain would pay back in.
-    let reference = here.score().min(l.best_measured(g.min_invocations).map_or(f64::INFINITY, |b| b.score()));
-    let payback = f64::from(settings.payback_windows.max(1));
-    let explore = candidates
-        .iter()
-        .map(|&m| l.predict(m))
-        .filter(|p| p.p_feasible >= g.confidence)
-        .map(|p| (l.improvement(&p, reference) - (p.expected - reference).max(0.0) / payback, p))
-        .max_by(|a, b| a.0.total_cmp(&b.0).then(b.1.memory.cmp(&a.1.memory)));
-    if let Some((gain, p)) = explore
-        && gain >= tol * reference
-    {
-        let confidence = l.confidence_in(&p, &candidates);
-        return MemoryDecision::Explore {
-            from: current,
-            to: p.memory,
-            reason: MemoryReason::Exploring { uncertainty_pct: 100.0 * gain / reference },
-            expected: l.expectation(&p, confidence),
-            rollout,
-        };
-    }
+    // 6. Nothing is worth a change.
     MemoryDecision::Keep { memory: current, reason: MemoryReason::AtOptimum }
+}
+
+/// The best exploration from `current`: over every size the bounds allow whose
+/// constraints hold at the policy's confidence, the expected improvement over `reference`
+/// less the expected extra cost of every window on the bounded path to it (each step as far
+/// as the policy allows, each size on the way safe too) divided by the payback windows.
+/// Returns the net gain, the first step and the target.
+fn exploration(
+    l: &Landscape,
+    current: MemoryMb,
+    reference: f64,
+    settings: &Settings,
+) -> Option<(f64, Prediction, Prediction)> {
+    let c = &l.policy.constraints;
+    let conf = l.policy.guardrails.confidence;
+    let payback = f64::from(settings.payback_windows.max(1));
+    let mut best: Option<(f64, Prediction, Prediction)> = None;
+    for m in l.candidates(l.bounds.lo, l.bounds.hi) {
+        if !worth_a_change(current, m, c) {
+            continue;
+        }
+        let target = l.predict(m);
+        if target.p_feasible < conf {
+            continue;
+        }
+        let gain = l.improvement(&target, reference);
+        if gain <= 0.0 || best.as_ref().is_some_and(|b| gain <= b.0) {
+            continue;
+        }
+        // The path: bounded steps until the target is reached.
+        let (mut at, mut cost, mut first, mut safe) = (current, 0.0, None, true);
+        while at != m {
+            let next = bounded(at, m, c);
+            if next == at || !l.bounds.allows(next) {
+                safe = false;
+                break;
+            }
+            let p = if next == m { target } else { l.predict(next) };
+            if p.p_feasible < conf {
+                safe = false;
+                break;
+            }
+            cost += (p.expected - reference).max(0.0);
+            first.get_or_insert(p);
+            at = next;
+        }
+        let Some(first) = first.filter(|f| safe && worth_a_change(current, f.memory, c)) else { continue };
+        let net = gain - cost / payback;
+        if best.as_ref().is_none_or(|b| net > b.0 || (net == b.0 && m < b.2.memory)) {
+            best = Some((net, first, target));
+        }
+    }
+    best
 }
 
 /// The hard constraint the current size breaks, if any.

@@ -128,6 +128,42 @@ impl Surrogate {
     }
 }
 
+/// Surrogates fitted under several priors, averaged with weights proportional to how
+/// probable each prior is given the data (Bayesian model averaging). A handful of points
+/// close together cannot tell a smooth curve from a bendy one far from them: choosing the
+/// single most probable prior (typically the smoothest, when the points line up) would
+/// claim to know the curve a decade away; the average keeps what the data cannot exclude.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Averaged {
+    members: Vec<(f64, Surrogate)>,
+}
+
+impl Averaged {
+    /// `fits` with their log posterior weights (unnormalised); members whose weight is
+    /// below 1e-4 of the largest are dropped.
+    pub fn new(fits: Vec<(f64, Surrogate)>) -> Self {
+        let top = fits.iter().map(|f| f.0).fold(f64::NEG_INFINITY, f64::max);
+        let mut members: Vec<(f64, Surrogate)> =
+            fits.into_iter().map(|(w, s)| ((w - top).exp(), s)).filter(|(w, _)| *w >= 1e-4).collect();
+        let total: f64 = members.iter().map(|m| m.0).sum();
+        for m in &mut members {
+            m.0 /= total;
+        }
+        Self { members }
+    }
+
+    /// Mean and variance of the mixture of the members' posteriors at `x`.
+    pub fn predict(&self, x: f64) -> (f64, f64) {
+        let (mut mean, mut second) = (0.0, 0.0);
+        for (w, s) in &self.members {
+            let (m, v) = s.predict(x);
+            mean += w * m;
+            second += w * (v + m * m);
+        }
+        (mean, (second - mean * mean).max(0.0))
+    }
+}
+
 fn cholesky(a: &[Vec<f64>]) -> Vec<Vec<f64>> {
     let n = a.len();
     let mut l = vec![vec![0.0; n]; n];

@@ -78,6 +78,53 @@ fn an_io_bound_function_at_2_gb_is_walked_down_and_then_kept() {
     assert!(matches!(out.decision, MemoryDecision::Keep { reason: MemoryReason::AtOptimum, .. }), "{:?}", out.decision);
 }
 
+/// A window of a function whose mean duration at `m` is `d(m)`, with the same ±10% spread
+/// as [`window`].
+fn window_of(m: MemoryMb, n: u64, d: impl Fn(f64) -> f64) -> Counters {
+    let mean = d(f64::from(m.get()));
+    let mut c = Counters { invocations: n, ..Counters::default() };
+    for i in 0..n {
+        let v = mean * (0.9 + 0.2 * (i % 11) as f64 / 10.0);
+        c.duration.record(v);
+        c.billed_ms += billed_ms(v);
+        c.memory_used.record(60.0);
+    }
+    c
+}
+
+#[test]
+fn passive_walks_past_a_local_minimum_to_an_optimum_beyond_one_step() {
+    // CPU-bound code (cost flat) a little slower than 1/m up to 1 GB, then 12% faster than
+    // that near 1.5 GB, then flat above one vCPU: 128 MB is a local minimum, the optimum
+    // is more than three doublings away.
+    let bend = [(128f64, 1.0), (256.0, 1.02), (512.0, 1.02), (1024.0, 1.0), (1536.0, 0.88), (10_240.0, 0.88)];
+    let d = |m: f64| {
+        let x = m.ln();
+        let w = bend.windows(2).find(|w| x <= w[1].0.ln()).unwrap_or(&bend[4..6]);
+        let t = (x - w[0].0.ln()) / (w[1].0.ln() - w[0].0.ln());
+        let f = w[0].1 + t * (w[1].1 - w[0].1);
+        128_000.0 / m.min(1769.0) * f
+    };
+    let cost = CostModel::default();
+    let price = |m: MemoryMb| cost.invocation(Architecture::X86_64, m, d(f64::from(m.get())));
+    let policy = Policy::default();
+    let mut history = BTreeMap::new();
+    // It starts at 256 MB, looks below, finds cost flat: 128 MB is (slightly) cheaper.
+    let mut current = mb(256);
+    let mut path = vec![current];
+    for _ in 0..12 {
+        history.entry(current).or_insert_with(Counters::default).merge(&window_of(current, 2_000, d));
+        let to = run(&input(current, &history, &[]), &policy).decision.target();
+        let (lo, hi) = step_range(current, &policy.constraints);
+        assert!(to == current || (lo..=hi).contains(&to), "{current} → {to}");
+        current = to;
+        path.push(current);
+    }
+    let best = price(mb(1536));
+    assert!(path.iter().any(|&m| price(m) <= 1.03 * best), "never near the optimum: {path:?}");
+    assert!(price(current) <= 1.03 * best, "did not stay near it: {path:?}");
+}
+
 #[test]
 fn too_little_traffic_waits() {
     let mut history = BTreeMap::new();
