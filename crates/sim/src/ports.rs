@@ -243,7 +243,12 @@ impl StatsStore for SimControl<'_> {
         let world = self.world.borrow();
         let items = world
             .function(function.name())
-            .map(|f| f.stats.iter().filter(|s| s.minute >= from && s.minute < to).cloned().collect())
+            .map(|f| {
+                // Items are in minute order: find the range, do not scan the retention window.
+                let start = f.stats.partition_point(|s| s.minute < from);
+                let end = f.stats.partition_point(|s| s.minute < to).max(start);
+                f.stats.range(start..end).cloned().collect()
+            })
             .ok_or_else(|| {
                 PortError::new(ErrorKind::NotFound, "Query", format!("function {} does not exist", function.name()))
             });
