@@ -14,12 +14,14 @@
 pub mod quantiles;
 pub mod seasonal;
 pub mod series;
+pub mod tracker;
 
 use serde::{Deserialize, Serialize};
 
 pub use quantiles::{LEVELS, Quantiles, SCENARIO_WEIGHTS};
 pub use seasonal::{ModelKind, SeasonalModel};
 pub use series::Series;
+pub use tracker::Tracker;
 
 use crate::domain::Minute;
 use crate::observe::MinuteLoad;

@@ -74,6 +74,21 @@ pub struct SeasonalModel {
     last_age: i64,
     /// Per measured horizon (minutes): error quantiles at LEVELS, then ln E[exp(error)].
     errors: Vec<(i64, [f64; 7])>,
+    /// What [`Self::advance`] needs to move the level as the fit would have.
+    tail: LevelTail,
+}
+
+/// The level's running state at the end of the history: the EWMA before the shift test, its
+/// smoothing, the innovations seen, and the residuals of the shift window (`NaN` = no data).
+#[derive(Debug, Clone, PartialEq, Default)]
+struct LevelTail {
+    ewma: Option<f64>,
+    alpha: f64,
+    innovation_ss: f64,
+    innovations: usize,
+    recent: std::collections::VecDeque<f64>,
+    window: usize,
+    last_resid: f64,
 }
 
 impl SeasonalModel {
@@ -112,7 +127,8 @@ impl SeasonalModel {
             (0..z.len()).map(|i| (z[i] - fit.seasonal[i]) / (1.0 - fit.self_weight[i].min(0.9))).collect();
         let level = Level::fit(&resid, half_life / step as f64, (ERROR_WINDOW_MINUTES / step) as usize);
         let errors = level.errors(&resid, step, (ERROR_WINDOW_MINUTES / step) as usize);
-        let current = level.current(&resid, last, (SHIFT_WINDOW_MINUTES / step).max(2) as usize);
+        let tail = level.tail(&resid, last, (SHIFT_WINDOW_MINUTES / step).max(2) as usize);
+        let current = tail.current(level.phi);
         Self {
             kind,
             origin: s.end(),
@@ -125,7 +141,58 @@ impl SeasonalModel {
             last_dev: resid[last] - current,
             last_age: (z.len() - 1 - last) as i64,
             errors,
+            tail,
         }
+    }
+
+    /// Moves the model to the end of `values`, the bins (arrivals per minute, `NaN` = no data)
+    /// that follow its history, without refitting: the profiles, φ and the error quantiles
+    /// stay as fitted, the level takes each new bin as the fit would (EWMA of the residual,
+    /// level-shift test, AR(1) deviation). Cheap enough to run at every bin; refit now and then
+    /// (profiles and errors move slowly: a week's half-life, a week's window).
+    pub fn advance(&mut self, values: &[f64]) {
+        if self.kind == ModelKind::NoHistory {
+            if values.iter().any(|v| !v.is_nan()) {
+                // Data where there was none: nothing to advance, the caller must refit.
+                self.known_bins += values.iter().filter(|v| !v.is_nan()).count();
+            }
+            self.origin = self.origin.plus(values.len() as i64 * i64::from(self.step_minutes));
+            return;
+        }
+        let step = i64::from(self.step_minutes);
+        for &y in values {
+            let minute = self.origin;
+            self.origin = self.origin.plus(step);
+            if y.is_nan() {
+                // The fit's shift window ends at the last bin with data: a gap counts in it
+                // only once data follows.
+                self.last_age += 1;
+                continue;
+            }
+            let resid = (y.max(0.0) * step as f64).ln_1p() - self.seasonal_at(minute);
+            let t = &mut self.tail;
+            for _ in 0..self.last_age.min(t.window as i64) {
+                t.push_recent(f64::NAN);
+            }
+            let before = t.ewma.unwrap_or(resid);
+            if t.ewma.is_some() {
+                t.innovation_ss += (resid - before).powi(2);
+                t.innovations += 1;
+            }
+            t.ewma = Some(before + t.alpha * (resid - before));
+            t.last_resid = resid;
+            t.push_recent(resid);
+            self.known_bins += 1;
+            self.last_age = 0;
+        }
+        self.level = self.tail.current(self.phi);
+        self.last_dev = self.tail.last_resid - self.level;
+    }
+
+    /// True when the model needs a refit rather than [`Self::advance`] to take new data: it
+    /// had none when fitted.
+    pub fn needs_refit(&self) -> bool {
+        self.kind == ModelKind::NoHistory && self.known_bins > 0
     }
 
     fn empty(origin: Minute, step_minutes: u32) -> Self {
@@ -141,6 +208,7 @@ impl SeasonalModel {
             last_dev: 0.0,
             last_age: 0,
             errors: Vec::new(),
+            tail: LevelTail::default(),
         }
     }
 
@@ -287,11 +355,41 @@ impl Fit<'_> {
     }
 }
 
+impl LevelTail {
+    fn push_recent(&mut self, resid: f64) {
+        if self.recent.len() == self.window {
+            self.recent.pop_front();
+        }
+        self.recent.push_back(resid);
+    }
+
+    /// The level at the end of the history: the EWMA, unless the mean of the shift window
+    /// differs from it by more than [`SHIFT_Z`] standard errors (a level shift, which the slow
+    /// EWMA would take a day to follow), in which case that recent mean.
+    fn current(&self, phi: f64) -> f64 {
+        let Some(ewma) = self.ewma else { return 0.0 };
+        let (mut sum, mut known) = (0.0, 0usize);
+        for e in self.recent.iter().filter(|e| !e.is_nan()) {
+            sum += e;
+            known += 1;
+        }
+        if known < self.window / 2 || known < 2 || self.innovations < 2 {
+            return ewma;
+        }
+        let mean = sum / known as f64;
+        // Innovation spread over the whole history, inflated for AR(1) correlation.
+        let sd = (self.innovation_ss / self.innovations as f64).sqrt();
+        let se = sd / (known as f64).sqrt() * ((1.0 + phi) / (1.0 - phi)).sqrt();
+        if (mean - ewma).abs() > SHIFT_Z * se { mean } else { ewma }
+    }
+}
+
 /// The level on residuals: EWMA and AR(1) of the deviation from it.
 struct Level {
     /// Level after taking bin i into account (carried over gaps).
     mu_after: Vec<f64>,
     phi: f64,
+    alpha: f64,
 }
 
 impl Level {
@@ -324,21 +422,12 @@ impl Level {
             mu_after[i] = m;
         }
         let phi = if den > 0.0 { (num / den).clamp(0.0, 0.98) } else { 0.0 };
-        Self { mu_after, phi }
+        Self { mu_after, phi, alpha }
     }
 
-    /// The level at the end of the history: the EWMA, unless the mean of the last `window`
-    /// bins differs from it by more than [`SHIFT_Z`] standard errors (a level shift, which
-    /// the slow EWMA would take a day to follow), in which case that recent mean.
-    #[allow(clippy::needless_range_loop)]
-    fn current(&self, resid: &[f64], last: usize, window: usize) -> f64 {
-        let ewma = self.mu_after[last];
-        let recent: Vec<f64> = resid[..=last].iter().rev().take(window).copied().filter(|e| !e.is_nan()).collect();
-        if recent.len() < window / 2 || recent.len() < 2 {
-            return ewma;
-        }
-        let mean = recent.iter().sum::<f64>() / recent.len() as f64;
-        // Innovation spread over the whole history, inflated for AR(1) correlation.
+    /// The running state at bin `last` (the last with data), with the shift test's `window`.
+    #[allow(clippy::needless_range_loop)] // resid[i] against mu_after[i - 1]
+    fn tail(&self, resid: &[f64], last: usize, window: usize) -> LevelTail {
         let (mut ss, mut n) = (0.0, 0usize);
         for i in 1..=last {
             if !resid[i].is_nan() && !self.mu_after[i - 1].is_nan() {
@@ -346,12 +435,15 @@ impl Level {
                 n += 1;
             }
         }
-        if n < 2 {
-            return ewma;
+        LevelTail {
+            ewma: Some(self.mu_after[last]),
+            alpha: self.alpha,
+            innovation_ss: ss,
+            innovations: n,
+            recent: resid[last.saturating_sub(window - 1)..=last].iter().copied().collect(),
+            window,
+            last_resid: resid[last],
         }
-        let sd = (ss / n as f64).sqrt();
-        let se = sd / (recent.len() as f64).sqrt() * ((1.0 + self.phi) / (1.0 - self.phi)).sqrt();
-        if (mean - ewma).abs() > SHIFT_Z * se { mean } else { ewma }
     }
 
     /// Empirical quantiles of the h-step error at each measured horizon, replaying the

@@ -51,6 +51,50 @@ pub struct IdleEvidence {
 /// time: AWS has not been seen to keep idle environments that long reliably).
 pub const GAP_BINS: usize = 30;
 
+/// [`IdleEvidence`] gathered minute by minute, for a process that keeps it between runs
+/// rather than rebuilding it from the whole history each time ([`IdleEvidence::from_history`]
+/// is this over a history at once). It never forgets: over a run longer than the history a
+/// rebuild would read, it holds more spells, which only sharpens the estimate.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct IdleTracker {
+    pub evidence: IdleEvidence,
+    last_active: Option<Minute>,
+}
+
+impl IdleTracker {
+    /// The last minute with calls pushed.
+    pub fn last_active(&self) -> Option<Minute> {
+        self.last_active
+    }
+
+    /// Takes the next minute of load (minutes without calls are skipped), with the warm-up
+    /// rounds and PC minutes known so far (ascending; only those before the minute are read).
+    pub fn push(&mut self, l: &MinuteLoad, rounds: &[Minute], pc: &[Minute], observed_from: Minute) {
+        if l.invocations == 0 || self.last_active.is_some_and(|m| l.minute <= m) {
+            return;
+        }
+        let e = &mut self.evidence;
+        e.calls += l.invocations;
+        e.active_minutes += 1;
+        let Some(prev) = self.last_active.replace(l.minute) else { return };
+        let next = l.minute;
+        if next.0 - prev.0 < 2 {
+            return; // no whole idle minute between them
+        }
+        e.gaps[bin(next.0 - prev.0)] += 1;
+        let last_before = |list: &[Minute], m: Minute| {
+            let i = list.partition_point(|c| *c < m);
+            i.checked_sub(1).map(|i| list[i])
+        };
+        if prev < observed_from || last_before(pc, next).is_some_and(|m| m >= prev) {
+            return;
+        }
+        // The environment idled since the last touch: the previous call or a later round.
+        let touched = last_before(rounds, next).map_or(prev, |r| r.max(prev));
+        e.observe(next.0 - touched.0, l.cold_starts > 0);
+    }
+}
+
 fn bin(minutes: i64) -> usize {
     ((minutes - 2).max(0) as usize).min(GAP_BINS - 1)
 }
@@ -63,29 +107,11 @@ impl IdleEvidence {
     pub fn from_history(load: &[MinuteLoad], rounds: &[Minute], pc: &[Minute], observed_from: Minute) -> Self {
         let mut active: Vec<&MinuteLoad> = load.iter().filter(|l| l.invocations > 0).collect();
         active.sort_by_key(|l| l.minute);
-        let mut out = Self {
-            calls: active.iter().map(|l| l.invocations).sum(),
-            active_minutes: active.len() as u64,
-            ..Self::default()
-        };
-        let last_before = |list: &[Minute], m: Minute| {
-            let i = list.partition_point(|c| *c < m);
-            i.checked_sub(1).map(|i| list[i])
-        };
-        for w in active.windows(2) {
-            let (prev, next) = (w[0].minute, w[1].minute);
-            if next.0 - prev.0 < 2 {
-                continue; // no whole idle minute between them
-            }
-            out.gaps[bin(next.0 - prev.0)] += 1;
-            if prev < observed_from || last_before(pc, next).is_some_and(|m| m >= prev) {
-                continue;
-            }
-            // The environment idled since the last touch: the previous call or a later round.
-            let touched = last_before(rounds, next).map_or(prev, |r| r.max(prev));
-            out.observe(next.0 - touched.0, w[1].cold_starts > 0);
+        let mut tracker = IdleTracker::default();
+        for l in active {
+            tracker.push(l, rounds, pc, observed_from);
         }
-        out
+        tracker.evidence
     }
 
     /// Records a warm-up round sent `spell_minutes` after the environment was last touched,

@@ -107,7 +107,15 @@ impl SlotLevels {
         let mut entries_first = 0.0;
         let mut pmf = vec![0.0; levels + 1];
         let mut at_least = vec![0.0; levels + 1];
+        // Equal scenarios (a forecast without rate uncertainty gives six) are worked out once.
+        let mut scenarios: Vec<(f64, f64)> = Vec::with_capacity(lambdas.len());
         for (&lambda, weight) in lambdas.iter().zip(SCENARIO_WEIGHTS) {
+            match scenarios.last_mut() {
+                Some(last) if last.0 == lambda => last.1 += weight,
+                _ => scenarios.push((lambda, weight)),
+            }
+        }
+        for (lambda, weight) in scenarios {
             if lambda <= 0.0 {
                 continue;
             }
@@ -146,11 +154,15 @@ impl SlotLevels {
     /// the INIT savings a budget may count on, so that a cap holds when the model's fear
     /// of cold starts is not borne out (a timer whose environments outlive its gaps).
     pub fn calibrate_first_level(&mut self, evidence: &IdleEvidence, prior_reclaim: u32, slot_s: f64) {
+        self.calibrate_first_level_with(&FirstLevelEvidence::new(evidence, prior_reclaim), slot_s);
+    }
+
+    /// As [`Self::calibrate_first_level`] with the evidence's rates worked out once (they do
+    /// not depend on the slot: a plan calibrates every slot with the same).
+    pub fn calibrate_first_level_with(&mut self, e: &FirstLevelEvidence, slot_s: f64) {
         let Some(cold) = self.cold.first_mut() else { return };
-        if let (Some(per_call), Some(shown)) =
-            (evidence.cold_per_call(prior_reclaim), evidence.shown_cold_per_call(prior_reclaim))
-        {
-            let w = evidence.profile_weight();
+        if let (Some(per_call), Some(shown)) = (e.per_call, e.shown) {
+            let w = e.weight;
             let calls = self.mean_rate * slot_s;
             let model = *cold;
             *cold = w * per_call * calls + (1.0 - w) * model;
@@ -165,6 +177,24 @@ impl SlotLevels {
 
     pub fn levels(&self) -> usize {
         self.busy.len()
+    }
+}
+
+/// What the idle evidence says of the first level's cold starts per call, worked out once.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct FirstLevelEvidence {
+    per_call: Option<f64>,
+    shown: Option<f64>,
+    weight: f64,
+}
+
+impl FirstLevelEvidence {
+    pub fn new(evidence: &IdleEvidence, prior_reclaim: u32) -> Self {
+        Self {
+            per_call: evidence.cold_per_call(prior_reclaim),
+            shown: evidence.shown_cold_per_call(prior_reclaim),
+            weight: evidence.profile_weight(),
+        }
     }
 }
 

@@ -39,7 +39,7 @@ use crate::domain::{Architecture, FunctionRef, MemoryMb, Minute};
 use crate::forecast::{Forecast, ModelKind};
 use crate::policy::ConcurrencyPolicy;
 use evidence::IdleEvidence;
-use levels::{LevelsAtStart, SlotLevels};
+use levels::{FirstLevelEvidence, LevelsAtStart, SlotLevels};
 use prices::UnitPrices;
 use search::{BUDGET_PENALTY_USD, Choice, SlotEval, path_money, plan_levels};
 
@@ -105,8 +105,9 @@ pub fn plan(
         levels.push(lv);
     }
     if let Some(evidence) = &profile.idle_evidence {
+        let first = FirstLevelEvidence::new(evidence, policy.assumed_reclaim_minutes);
         for lv in &mut levels {
-            lv.calibrate_first_level(evidence, policy.assumed_reclaim_minutes, slot_s);
+            lv.calibrate_first_level_with(&first, slot_s);
         }
     }
     let max_pc = if policy.enabled { policy.max_provisioned.unwrap_or(u32::MAX) } else { 0 };
