@@ -6,38 +6,61 @@
 //!
 //! It repeats what crates/runner's forecast and apply-concurrency steps do (the Lambdas' code,
 //! run over the simulator's ports by crates/runner/tests/simulator.rs), canary skip included,
-//! because the runner re-reads a day of stats on every run and a week of 5-minute runs would
-//! be slow; it keeps the stats read so far and the evidence of its own warm-up rounds instead.
-//! Once the runner reads incrementally, this slot should become the runner.
+//! but as a process that lives for the whole simulation rather than a Lambda that starts from
+//! the stats table each run, which is what lets a fleet of a thousand functions be simulated
+//! for weeks in a minute:
+//! - it reads only the minutes new since its last run;
+//! - it keeps each function's forecaster ([`Tracker`]: refit daily, the level advanced every
+//!   run) and idle evidence ([`IdleTracker`], including what its own warm-up rounds showed);
+//! - it replans only when the plan in force no longer holds (see [`needs_replan`]): most runs
+//!   apply the plan made earlier, as apply-concurrency does between two forecast runs.
+//!
+//! Once the runner keeps its state between runs, this slot should become the runner.
 
 use std::collections::{BTreeMap, HashMap};
 
 use autopilot_core::decision::ConcurrencyPlan;
-use autopilot_core::forecast::{ForecastConfig, forecast_load};
+use autopilot_core::forecast::tracker::DEFAULT_REFIT_MINUTES;
+use autopilot_core::forecast::{ForecastConfig, Quantiles, SlotForecast, Tracker};
 use autopilot_core::observe::MinuteLoad;
-use autopilot_core::planner::evidence::IdleEvidence;
+use autopilot_core::planner::evidence::IdleTracker;
 use autopilot_core::planner::{FunctionProfile, PlannerState, plan};
 use autopilot_core::policy::ConcurrencyPolicy;
 use autopilot_core::ports::{FunctionControl, StatsStore};
-use autopilot_core::{Concurrency, Minute};
+use autopilot_core::{Concurrency, MemoryMb, Minute};
 use autopilot_sim::ports::FleetPorts;
 use autopilot_sim::{Autopilot, RunSummary, block_on};
 
 /// INIT assumed before any cold start has been measured (ms).
 const DEFAULT_INIT_MS: f64 = 200.0;
+/// A forecast quantile (calls per minute) that moved by more than this share of its value ...
+const REPLAN_RELATIVE: f64 = 0.1;
+/// ... and by more than this many calls per minute makes the plan stale.
+const REPLAN_ABSOLUTE: f64 = 0.05;
+/// A plan is remade at the latest when this many slots of it are left ahead.
+const REPLAN_SLOTS_LEFT: usize = 2;
 
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Clone)]
 struct FunctionState {
-    /// Per-minute load read so far (the stats table is read incrementally).
-    history: Vec<MinuteLoad>,
-    read_until: Option<Minute>,
+    forecaster: Tracker,
+    idle: IdleTracker,
     init_ms: Option<f64>,
     requested: u32,
     last_warm: Option<Minute>,
-    /// Minutes in which this autopilot sent warm-up rounds, and had PC in place.
+    /// Minutes in which this autopilot sent warm-up rounds, and had PC in place, since the
+    /// last minute with calls (what [`IdleTracker`] still needs).
     rounds: Vec<Minute>,
     pc: Vec<Minute>,
     plan: Option<ConcurrencyPlan>,
+    /// What the plan in force was made from.
+    planned: Planned,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+struct Planned {
+    slots: Vec<SlotForecast>,
+    memory: Option<MemoryMb>,
+    reclaim_minutes: u32,
 }
 
 /// The forecaster + planner behind the simulator's ports.
@@ -47,13 +70,16 @@ pub struct ConcurrencyAutopilot {
     pub forecast: ForecastConfig,
     pub opt_in_tag: String,
     state: HashMap<String, FunctionState>,
+    /// Plans made, and runs that applied a plan made earlier.
+    pub plans: u64,
+    pub kept: u64,
 }
 
 impl ConcurrencyAutopilot {
     pub fn new(policy: ConcurrencyPolicy, opt_in_tag: &str) -> Self {
         // Two weeks of stats: the weekly profile's two cycles, bounded memory in the simulator.
         let forecast = ForecastConfig { max_history_days: 14, ..ForecastConfig::default() };
-        Self { policy, forecast, opt_in_tag: opt_in_tag.to_owned(), state: HashMap::new() }
+        Self { policy, forecast, opt_in_tag: opt_in_tag.to_owned(), state: HashMap::new(), plans: 0, kept: 0 }
     }
 
     /// The latest plan made for a function (for reports and tests).
@@ -62,13 +88,45 @@ impl ConcurrencyAutopilot {
     }
 }
 
+/// Whether the plan in force must be remade: none yet, too little of it left ahead, the
+/// function's memory (so its price and duration) changed, the reclaim time its idle evidence
+/// gives changed, or the forecast of a slot still ahead moved beyond the tolerance on its
+/// mean, p90 or p99.
+fn needs_replan(
+    plan: Option<&ConcurrencyPlan>,
+    planned: &Planned,
+    now: Minute,
+    slots: &[SlotForecast],
+    memory: MemoryMb,
+    reclaim_minutes: u32,
+) -> bool {
+    let Some(plan) = plan else { return true };
+    let ahead = plan.slots.iter().filter(|s| s.start >= now).count();
+    if ahead <= REPLAN_SLOTS_LEFT || planned.memory != Some(memory) || planned.reclaim_minutes != reclaim_minutes {
+        return true;
+    }
+    let moved = |a: f64, b: f64| (a - b).abs() > REPLAN_ABSOLUTE + REPLAN_RELATIVE * a.abs().max(b.abs());
+    let q = |f: &SlotForecast| {
+        let Quantiles(v) = f.invocations_per_minute;
+        [f.mean_per_minute, v[4], v[5]]
+    };
+    slots.iter().any(|new| {
+        planned.slots.iter().find(|old| old.start == new.start).is_some_and(|old| {
+            let (a, b) = (q(old), q(new));
+            a.iter().zip(&b).any(|(x, y)| moved(*x, *y))
+        })
+    })
+}
+
 impl Autopilot for ConcurrencyAutopilot {
     fn name(&self) -> &str {
         "concurrency-planner"
     }
 
     fn stats_retention_minutes(&self) -> usize {
-        self.forecast.max_history_days as usize * Minute::PER_DAY as usize
+        // Read incrementally: the minutes since the last run are enough, and runs are at
+        // most a day apart.
+        Minute::PER_DAY as usize + 60
     }
 
     fn memory_run(&mut self, _now: Minute, _fleet: &FleetPorts<'_>) -> RunSummary {
@@ -88,39 +146,66 @@ impl Autopilot for ConcurrencyAutopilot {
             let alias = config.aliases.first().map(|a| a.name.clone());
             let Ok(target) = config.function.with_qualifier(alias.as_deref()) else { continue };
             summary.evaluated += 1;
-            let from = now.plus(-i64::from(self.forecast.max_history_days) * Minute::PER_DAY);
-            let state = self.state.entry(config.function.name().to_owned()).or_default();
-            let read_from = state.read_until.map_or(from, |t| t.max(from));
-            let Ok(items) = block_on(fleet.control.read_minutes(&config.function, read_from, now)) else { continue };
-            let (load, init_ms) = minute_loads(&items);
-            state.history.retain(|l| l.minute >= from);
-            state.history.extend(load);
-            state.read_until = Some(now);
-            state.init_ms = init_ms.or(state.init_ms);
+            let forecast_config = self.forecast;
+            let state = self.state.entry(config.function.name().to_owned()).or_insert_with(|| FunctionState {
+                // History starts with the autopilot's first look: earlier minutes are unknown.
+                forecaster: Tracker::new(now, forecast_config, DEFAULT_REFIT_MINUTES),
+                idle: IdleTracker::default(),
+                init_ms: None,
+                requested: 0,
+                last_warm: None,
+                rounds: Vec::new(),
+                pc: Vec::new(),
+                plan: None,
+                planned: Planned::default(),
+            });
+            let read_from = state.forecaster.known_until();
+            if read_from < now {
+                let Ok(items) = block_on(fleet.control.read_minutes(&config.function, read_from, now)) else {
+                    continue;
+                };
+                let (load, init_ms) = minute_loads(&items);
+                for l in &load {
+                    state.idle.push(l, &state.rounds, &state.pc, Minute(i64::MIN));
+                }
+                state.forecaster.push(&load, now);
+                state.init_ms = init_ms.or(state.init_ms);
+                // Rounds and PC minutes before the last call say nothing about later spells.
+                if let Some(last) = state.idle.last_active() {
+                    for list in [&mut state.rounds, &mut state.pc] {
+                        let stale = list.partition_point(|m| *m < last);
+                        list.drain(..stale);
+                    }
+                }
+            }
             let slot = self.policy.slot_minutes;
             if now.0.rem_euclid(i64::from(slot)) == 0 || state.plan.is_none() {
-                let forecast =
-                    forecast_load(&state.history, &[], from, now, self.policy.horizon_minutes, &self.forecast);
-                let profile = FunctionProfile {
-                    architecture: config.architecture,
-                    memory: config.memory,
-                    mean_duration_ms: None,
-                    init_ms: state.init_ms.unwrap_or(DEFAULT_INIT_MS),
-                    idle_evidence: Some(IdleEvidence::from_history(
-                        &state.history,
-                        &state.rounds,
-                        &state.pc,
-                        Minute(i64::MIN),
-                    )),
-                };
-                let planner_state = PlannerState { provisioned: state.requested };
-                let policy = if alias.is_some() {
-                    self.policy.clone()
+                let forecast = state.forecaster.forecast(now, self.policy.horizon_minutes);
+                let evidence = state.idle.evidence;
+                let reclaim = evidence
+                    .reclaim_minutes(self.policy.assumed_reclaim_minutes, self.policy.keep_warm_period_minutes + 1);
+                if needs_replan(state.plan.as_ref(), &state.planned, now, &forecast.slots, config.memory, reclaim) {
+                    let profile = FunctionProfile {
+                        architecture: config.architecture,
+                        memory: config.memory,
+                        mean_duration_ms: None,
+                        init_ms: state.init_ms.unwrap_or(DEFAULT_INIT_MS),
+                        idle_evidence: Some(evidence),
+                    };
+                    let planner_state = PlannerState { provisioned: state.requested };
+                    let policy = if alias.is_some() {
+                        self.policy.clone()
+                    } else {
+                        ConcurrencyPolicy { max_provisioned: Some(0), ..self.policy.clone() }
+                    };
+                    state.plan =
+                        Some(plan(&target, now, &forecast, &profile, &planner_state, &policy, &Default::default()));
+                    state.planned =
+                        Planned { slots: forecast.slots, memory: Some(config.memory), reclaim_minutes: reclaim };
+                    self.plans += 1;
                 } else {
-                    ConcurrencyPolicy { max_provisioned: Some(0), ..self.policy.clone() }
-                };
-                state.plan =
-                    Some(plan(&target, now, &forecast, &profile, &planner_state, &policy, &Default::default()));
+                    self.kept += 1;
+                }
             }
             let Some(p) = &state.plan else { continue };
             let level = p.provisioned_to_request(now, slot, self.policy.allocation_lead_minutes);
@@ -149,8 +234,6 @@ impl Autopilot for ConcurrencyAutopilot {
             if state.requested > 0 {
                 state.pc.push(now);
             }
-            state.rounds.retain(|m| *m >= from);
-            state.pc.retain(|m| *m >= from);
         }
         summary
     }
@@ -185,6 +268,65 @@ mod tests {
     use autopilot_sim::{DoNothing, SimConfig, Simulation};
 
     use super::*;
+
+    fn forecast_slots(from: i64, means: &[f64]) -> Vec<SlotForecast> {
+        means
+            .iter()
+            .enumerate()
+            .map(|(i, &m)| SlotForecast {
+                start: Minute(from + 5 * i as i64),
+                invocations_per_minute: Quantiles([0.5 * m, 0.7 * m, m, 1.3 * m, 1.6 * m, 2.5 * m]),
+                mean_per_minute: m,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_plan_is_kept_while_its_forecast_holds_and_remade_when_it_does_not() {
+        let function = autopilot_core::FunctionRef::parse("f:live").unwrap();
+        let memory = MemoryMb::new(512).unwrap();
+        let slots = forecast_slots(0, &[10.0; 12]);
+        let made = plan(
+            &function,
+            Minute(0),
+            &autopilot_core::forecast::Forecast {
+                origin: Minute(0),
+                slot_minutes: 5,
+                model: autopilot_core::forecast::ModelKind::Daily,
+                history_minutes: 5_000,
+                mean_duration_ms: Some(100.0),
+                slots: slots.clone(),
+                recent_environments: Vec::new(),
+            },
+            &FunctionProfile {
+                architecture: autopilot_core::Architecture::Arm64,
+                memory,
+                mean_duration_ms: None,
+                init_ms: 300.0,
+                idle_evidence: None,
+            },
+            &PlannerState::default(),
+            &ConcurrencyPolicy::default(),
+            &Default::default(),
+        );
+        let planned = Planned { slots: slots.clone(), memory: Some(memory), reclaim_minutes: 10 };
+        let at = |now: i64, slots: &[SlotForecast], memory, reclaim| {
+            needs_replan(Some(&made), &planned, Minute(now), slots, memory, reclaim)
+        };
+        assert!(needs_replan(None, &planned, Minute(0), &slots, memory, 10), "no plan yet");
+        // Ten minutes on, the forecast of the slots still ahead moved by under the tolerance.
+        let later = forecast_slots(10, &[10.4; 12]);
+        assert!(!at(10, &later, memory, 10));
+        // The same forecast moved by a fifth, or a new size, or a new reclaim time: remade.
+        assert!(at(10, &forecast_slots(10, &[12.0; 12]), memory, 10));
+        assert!(at(10, &later, MemoryMb::new(1_024).unwrap(), 10));
+        assert!(at(10, &later, memory, 14));
+        // Near the end of the horizon it is remade whatever the forecast.
+        assert!(at(50, &forecast_slots(50, &[10.0; 12]), memory, 10));
+        // A sparse function's tiny forecasts move a lot relatively, not in calls.
+        let sparse = Planned { slots: forecast_slots(0, &[0.01; 12]), ..planned.clone() };
+        assert!(!needs_replan(Some(&made), &sparse, Minute(10), &forecast_slots(10, &[0.02; 12]), memory, 10));
+    }
 
     #[test]
     fn the_planner_in_the_slot_removes_cold_starts_of_the_demo_fleet() {

@@ -56,9 +56,9 @@ pub struct SimulateArgs {
     /// Minutes an idle environment lives before it is reaped (AWS does not document it).
     #[arg(long, default_value_t = 10.0, value_parser = parse_keep_alive)]
     pub keep_alive_minutes: f64,
-    /// Minutes between two concurrency runs (forecast + plan + apply for every function;
-    /// about a millisecond per function per run in a release build); 0 leaves the
-    /// concurrency planner out and runs the memory tuner alone.
+    /// Minutes between two concurrency runs (read the new minutes, forecast, replan when the
+    /// plan in force no longer holds, apply, for every function); 0 leaves the concurrency
+    /// planner out and runs the memory tuner alone.
     #[arg(long, value_name = "MINUTES", default_value_t = 5, value_parser = clap::value_parser!(u32).range(0..=1_440))]
     pub concurrency_every: u32,
     /// Most per-function rows printed (the total and --json cover every function).
@@ -167,13 +167,14 @@ pub fn run(args: &SimulateArgs, out: &mut dyn Write, err: &mut dyn Write) -> Res
     }
     bar.finish(err);
     let memory = sim.autopilot.memory.summaries();
+    let plans = sim.autopilot.concurrency.as_ref().map(|c| (c.plans, c.plans + c.kept));
     let policy = sim.autopilot.name().to_owned();
     let autopilot = sim.finish();
     let wall_seconds = started.elapsed().as_secs_f64();
     print_report(args, &baseline, &autopilot, autopilot_is_baseline, wall_seconds, out)?;
     print_memory(&baseline, &autopilot, &memory, out)?;
     if args.concurrency_every > 0 {
-        print_cold_starts(args, &cfg, &baseline, &autopilot, out)?;
+        print_cold_starts(args, &cfg, &baseline, &autopilot, plans, out)?;
     }
     if let Some(path) = &args.json {
         let output = SimulateOutput {
@@ -265,6 +266,7 @@ fn print_cold_starts(
     cfg: &SimConfig,
     base: &SimReport,
     auto: &SimReport,
+    plans: Option<(u64, u64)>,
     out: &mut dyn Write,
 ) -> Result<(), CliError> {
     writeln!(out)?;
@@ -317,6 +319,14 @@ fn print_cold_starts(
     t.rule();
     t.row(row(&base.total, &auto.total));
     t.write(out)?;
+    if let Some((made, runs)) = plans {
+        writeln!(
+            out,
+            "Plans made: {} in {} function-runs (the others applied the plan in force: its forecast still held).",
+            thousands(made),
+            thousands(runs)
+        )?;
+    }
     Ok(())
 }
 
