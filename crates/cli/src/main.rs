@@ -4,6 +4,10 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+/// See the workspace's Cargo.toml: the simulator is allocation-heavy.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = autopilot_cli::Cli::parse();
     let (mut out, mut err) = (std::io::stdout().lock(), std::io::stderr());
