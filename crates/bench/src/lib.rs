@@ -6,4 +6,5 @@
 pub mod concurrency;
 pub mod forecast;
 pub mod scale;
+pub mod slot;
 pub mod tuner;

@@ -13,6 +13,8 @@ use autopilot_core::ports::FunctionControl;
 use autopilot_sim::fleet::{OPT_IN_TAG, demo_fleet};
 use autopilot_sim::ports::FleetPorts;
 use autopilot_sim::{Autopilot, DoNothing, RunSummary, SimConfig, Simulation, block_on};
+
+use crate::slot::simulate_slot;
 use serde::Serialize;
 
 /// Lists the fleet and keeps every function, timing itself.
@@ -88,13 +90,35 @@ pub fn run_scale(functions: usize, days: f64, seed: u64, progress: &mut dyn FnMu
     }
 }
 
-/// Wall time of the do-nothing baseline of `functions` functions over `days`: what
-/// `autopilot simulate --functions N --days D` spends simulating.
-pub fn run_fleet(functions: usize, days: f64, seed: u64, progress: &mut dyn FnMut(u64, u64)) -> (f64, u64) {
+/// What `autopilot simulate --functions N --days D` does, timed: the do-nothing baseline, then
+/// the same fleet with the autopilot slot of the command (memory tuner and concurrency planner).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FleetFigures {
+    pub baseline_seconds: f64,
+    pub autopilot_seconds: f64,
+    pub invocations: u64,
+}
+
+impl FleetFigures {
+    pub fn wall_seconds(&self) -> f64 {
+        self.baseline_seconds + self.autopilot_seconds
+    }
+}
+
+/// Runs and times both simulations of `autopilot simulate` on `functions` functions for `days`.
+pub fn run_fleet(functions: usize, days: f64, seed: u64, progress: &mut dyn FnMut(u64, u64)) -> FleetFigures {
     let cfg = SimConfig { seed, minutes: (days * 1_440.0).round().max(1.0) as u64, ..SimConfig::default() };
     let started = Instant::now();
-    let report = Simulation::new(cfg, demo_fleet(functions, seed), DoNothing).run(progress);
-    (started.elapsed().as_secs_f64(), report.total.invocations)
+    let report = Simulation::new(cfg.clone(), demo_fleet(functions, seed), DoNothing).run(progress);
+    let baseline_seconds = started.elapsed().as_secs_f64();
+    let started = Instant::now();
+    Simulation::new(cfg, demo_fleet(functions, seed), simulate_slot(true)).run(progress);
+    FleetFigures {
+        baseline_seconds,
+        autopilot_seconds: started.elapsed().as_secs_f64(),
+        invocations: report.total.invocations,
+    }
 }
 
 #[cfg(test)]

@@ -4,14 +4,13 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::time::Instant;
 
-use autopilot_bench::concurrency::sim_slot::ConcurrencyAutopilot;
-use autopilot_bench::tuner::sim_slot::{MemoryAutopilot, MemorySummary};
-use autopilot_core::policy::{ConcurrencyPolicy, Mode, Policy};
+use autopilot_bench::slot::simulate_slot;
+use autopilot_bench::tuner::sim_slot::MemorySummary;
 use autopilot_datasets::traces;
-use autopilot_sim::fleet::{OPT_IN_TAG, apply_trace, demo_fleet};
+use autopilot_sim::fleet::{apply_trace, demo_fleet};
 use autopilot_sim::model::FunctionSpec;
 use autopilot_sim::traffic::TraceShape;
-use autopilot_sim::{Autopilot, Both, DoNothing, FunctionReport, SimConfig, SimReport, Simulation};
+use autopilot_sim::{Autopilot, DoNothing, FunctionReport, SimConfig, SimReport, Simulation};
 use clap::Args;
 use serde::Serialize;
 
@@ -130,15 +129,6 @@ pub fn config(args: &SimulateArgs) -> SimConfig {
     cfg
 }
 
-/// The policy in the autopilot slot: autopilot mode, keep-warm opted in, defaults otherwise.
-pub fn simulate_policy() -> Policy {
-    Policy {
-        mode: Mode::Autopilot,
-        concurrency: ConcurrencyPolicy { keep_warm: true, ..ConcurrencyPolicy::default() },
-        ..Policy::default()
-    }
-}
-
 pub fn run(args: &SimulateArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<(), CliError> {
     let started = Instant::now();
     let specs = fleet(args)?;
@@ -149,11 +139,7 @@ pub fn run(args: &SimulateArgs, out: &mut dyn Write, err: &mut dyn Write) -> Res
     // The autopilot slot: the memory tuner (daily, passive) and the concurrency planner
     // (every 5 minutes, keep-warm on: the demo functions answer warm-up calls), in autopilot
     // mode with the documented defaults otherwise.
-    let policy = simulate_policy();
-    let slot = Both::new(
-        MemoryAutopilot::new(policy.clone(), OPT_IN_TAG),
-        (args.concurrency_every > 0).then(|| ConcurrencyAutopilot::new(policy.concurrency.clone(), OPT_IN_TAG)),
-    );
+    let slot = simulate_slot(args.concurrency_every > 0);
     let autopilot_is_baseline = slot.is_do_nothing();
     let mut sim = Simulation::new(cfg.clone(), specs, slot);
     sim.schedule.concurrency_every_minutes = u64::from(args.concurrency_every.max(1));

@@ -12,8 +12,9 @@ use crate::progress::Progress;
 ///
 /// Simulates N synthetic functions (default 10,000) for a day with a placeholder policy that
 /// lists every function through the control port and keeps it, on the real schedule (memory
-/// daily, concurrency every 5 minutes); then times the do-nothing run of
-/// `autopilot simulate --functions 1000 --days 14`. Figures are the last lines.
+/// daily, concurrency every 5 minutes); then times what `autopilot simulate --functions 1000
+/// --days 14` simulates: the do-nothing baseline and the autopilot run (memory tuner and
+/// concurrency planner). Figures are the last lines.
 #[derive(Debug, Clone, Args)]
 #[command(
     after_help = "Examples:\n  autopilot bench scale\n  taskset -c 0 autopilot bench scale --functions 2000 --skip-fleet"
@@ -63,8 +64,15 @@ pub fn run(args: &ScaleArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result
         "scale: {} functions × {} day(s): wall {:.2} s, {} decisions in {:.3} s of policy time = {:.0} decisions/s",
         f.functions, args.days, f.wall_seconds, f.decisions, f.policy_seconds, f.decisions_per_second
     )?;
-    if let Some((wall, invocations)) = fleet {
-        writeln!(out, "simulate --functions 1000 --days 14: wall {wall:.2} s ({invocations} invocations)")?;
+    if let Some(f) = fleet {
+        writeln!(
+            out,
+            "simulate --functions 1000 --days 14: wall {:.2} s (baseline {:.2} s, autopilot {:.2} s; {} invocations)",
+            f.wall_seconds(),
+            f.baseline_seconds,
+            f.autopilot_seconds,
+            f.invocations
+        )?;
     }
     Ok(())
 }
