@@ -3,8 +3,9 @@
 //! Simulates N synthetic functions (the demo archetypes, cycled with jitter) for some days
 //! with a placeholder policy that, on the real schedule (memory daily, concurrency every 5
 //! minutes), lists every opted-in function through the `FunctionControl` port and decides to
-//! keep it. Until the engines plug in, "decisions per second" measures that loop: the port
-//! round trip and the scheduling, not the tuner's or the planner's arithmetic.
+//! keep it: "decisions per second" measures that loop, the port round trip and the
+//! scheduling, not the tuner's or the planner's arithmetic. The engines are timed by
+//! [`run_fleet`], which runs what `autopilot simulate` runs.
 
 use std::time::{Duration, Instant};
 

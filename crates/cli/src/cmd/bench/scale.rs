@@ -42,7 +42,7 @@ pub fn run(args: &ScaleArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result
     bar.finish(err);
     writeln!(
         out,
-        "policy: keep-all placeholder (lists every function through the port and keeps it; the engines are not plugged in yet)"
+        "policy: keep-all placeholder (lists every function through the port and keeps it: the port round trip and the scheduling, not the engines)"
     )?;
     writeln!(
         out,
