@@ -96,17 +96,7 @@ pub fn forecast_load(
     let from = Minute(history_from.0.max(origin.0 - i64::from(config.max_history_days) * Minute::PER_DAY));
     let series = Series::from_minute_loads(from, origin, load, gaps).rebin(config.slot_minutes.max(1));
     let model = SeasonalModel::fit(&series, config.max_history_days);
-    let bins = (i64::from(horizon_minutes) + slot - 1).div_euclid(slot) as usize;
-    let slots = model
-        .forecast_from(0, bins)
-        .into_iter()
-        .enumerate()
-        .map(|(k, (q, mean))| SlotForecast {
-            start: origin.plus(k as i64 * slot),
-            invocations_per_minute: q,
-            mean_per_minute: mean,
-        })
-        .collect();
+    let slots = horizon_slots(&model, origin, slot, horizon_minutes);
     Forecast {
         origin,
         slot_minutes: config.slot_minutes,
@@ -116,6 +106,22 @@ pub fn forecast_load(
         slots,
         recent_environments: recent_environments(load, origin),
     }
+}
+
+/// The model's forecast for the slots of `step` minutes that cover `horizon_minutes` from
+/// `origin` (where the model's history ends).
+fn horizon_slots(model: &SeasonalModel, origin: Minute, step: i64, horizon_minutes: u32) -> Vec<SlotForecast> {
+    let bins = (i64::from(horizon_minutes) + step - 1).div_euclid(step) as usize;
+    model
+        .forecast_from(0, bins)
+        .into_iter()
+        .enumerate()
+        .map(|(k, (q, mean))| SlotForecast {
+            start: origin.plus(k as i64 * step),
+            invocations_per_minute: q,
+            mean_per_minute: mean,
+        })
+        .collect()
 }
 
 /// Environments per minute over the [`RECENT_MINUTES`] before `until`, the latest first.

@@ -14,7 +14,7 @@ use std::collections::VecDeque;
 
 use super::seasonal::SeasonalModel;
 use super::series::Series;
-use super::{Forecast, ForecastConfig, RECENT_MINUTES, SlotForecast};
+use super::{Forecast, ForecastConfig, RECENT_MINUTES, horizon_slots};
 use crate::domain::Minute;
 use crate::observe::MinuteLoad;
 
@@ -150,17 +150,7 @@ impl Tracker {
             }
         }
         let model = self.model.as_ref().unwrap_or_else(|| unreachable!("fitted above"));
-        let bins = (i64::from(horizon_minutes) + step - 1).div_euclid(step) as usize;
-        let slots = model
-            .forecast_from(0, bins)
-            .into_iter()
-            .enumerate()
-            .map(|(k, (q, mean))| SlotForecast {
-                start: origin.plus(k as i64 * step),
-                invocations_per_minute: q,
-                mean_per_minute: mean,
-            })
-            .collect();
+        let slots = horizon_slots(model, origin, step, horizon_minutes);
         Forecast {
             origin,
             slot_minutes: self.config.slot_minutes,
