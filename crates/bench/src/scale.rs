@@ -129,7 +129,7 @@ mod tests {
     #[test]
     fn the_placeholder_policy_decides_for_every_function_on_schedule() {
         let f = run_scale(24, 0.25, 1, &mut |_, _| {});
-        // 6 hours: concurrency runs at minutes 0, 5, ..., 355 (72 runs) × 24 functions; no memory run.
+        // 6 hours: concurrency runs at minutes 2, 7, ..., 357 (72 runs) × 24 functions; no memory run.
         assert_eq!(f.decisions, 72 * 24);
         assert!(f.invocations > 0);
     }

@@ -24,13 +24,27 @@ pub struct RunSummary {
 pub struct Schedule {
     /// Memory runs (default daily, at 00:00 of each simulated day after the first).
     pub memory_every_minutes: u64,
-    /// Concurrency runs (default every 5 minutes).
+    /// Concurrency runs (default every 5 minutes) ...
     pub concurrency_every_minutes: u64,
+    /// ... from this minute of the run on (default 2). The deployed stack schedules them with
+    /// EventBridge `rate(5 minutes)`, whose phase is wherever the rule was created, not the
+    /// clock's 5-minute marks; on the marks, every warm-up round would land in the very
+    /// minute users' cron jobs fire (here: the timer archetypes) and hold the environment
+    /// those calls need. Any phase off the marks is as good as another.
+    pub concurrency_offset_minutes: u64,
 }
 
 impl Default for Schedule {
     fn default() -> Self {
-        Self { memory_every_minutes: 1_440, concurrency_every_minutes: 5 }
+        Self { memory_every_minutes: 1_440, concurrency_every_minutes: 5, concurrency_offset_minutes: 2 }
+    }
+}
+
+impl Schedule {
+    /// Whether minute `index` of the run has a concurrency run.
+    pub fn concurrency_due(&self, index: u64) -> bool {
+        index >= self.concurrency_offset_minutes
+            && (index - self.concurrency_offset_minutes).is_multiple_of(self.concurrency_every_minutes.max(1))
     }
 }
 

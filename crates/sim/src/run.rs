@@ -70,7 +70,7 @@ impl<A: Autopilot> Simulation<A> {
         let index = self.world.elapsed;
         let now = self.world.now();
         let memory_due = index > 0 && index.is_multiple_of(self.schedule.memory_every_minutes.max(1));
-        let concurrency_due = index.is_multiple_of(self.schedule.concurrency_every_minutes.max(1));
+        let concurrency_due = self.schedule.concurrency_due(index);
         if (memory_due || concurrency_due) && !self.autopilot.is_do_nothing() {
             let summary = self.call_policy(now, memory_due, concurrency_due);
             self.evaluated += summary.evaluated;
@@ -158,9 +158,9 @@ mod tests {
         assert_ne!(a.total, run(4, 12).total);
     }
 
-    /// A policy written against the ports only: keep five environments of billing-sync warm,
-    /// between its timer's fires (a warm-up sent at the instant the timer fires holds the
-    /// environments the timer needs, and the timer lands cold).
+    /// A policy written against the ports only: keep five environments of billing-sync warm.
+    /// The default schedule runs it off the clock's 5-minute marks, so no round lands in the
+    /// minute the timer fires (where it would hold the environments the timer needs).
     struct WarmBillingSync;
 
     impl crate::Autopilot for WarmBillingSync {
@@ -178,9 +178,7 @@ mod tests {
             fleet: &crate::ports::FleetPorts<'_>,
         ) -> crate::RunSummary {
             use autopilot_core::ports::FunctionControl;
-            if now.minute_of_day() % 30 == 0 {
-                return crate::RunSummary { evaluated: 1, changed: 0 };
-            }
+            assert_ne!(now.minute_of_day() % 5, 0, "runs are off the 5-minute marks");
             let target = autopilot_core::FunctionRef::parse("billing-sync").unwrap();
             crate::block_on(fleet.control.warm(&target, 5)).unwrap();
             crate::RunSummary { evaluated: 1, changed: 1 }
@@ -195,7 +193,7 @@ mod tests {
         let (b, w) = (&base.functions[11], &warm.functions[11]);
         assert_eq!(b.name, "billing-sync");
         assert_eq!(b.cold_starts, b.invocations, "5 calls every 30 minutes, 10-minute keep-alive: all cold");
-        assert_eq!(w.warmups.sent, 240 * 5, "every 5 minutes except on the timer's minutes");
+        assert_eq!(w.warmups.sent, 288 * 5, "five every 5 minutes");
         assert!(w.cold_starts <= 10, "warm environments serve the timer: {} cold starts", w.cold_starts);
         assert_eq!(w.invocations, b.invocations + u64::from(w.warmups.sent), "warm-ups are invocations too");
         assert_eq!(base.functions[..11], warm.functions[..11], "other functions are untouched");

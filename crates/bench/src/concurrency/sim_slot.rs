@@ -52,8 +52,9 @@ struct FunctionState {
     rounds: Vec<Minute>,
     pc: Vec<Minute>,
     plan: Option<ConcurrencyPlan>,
-    /// What the plan in force was made from.
+    /// What the plan in force was made from, and the slot of the last forecast.
     planned: Planned,
+    forecast_origin: Option<Minute>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -158,6 +159,7 @@ impl Autopilot for ConcurrencyAutopilot {
                 pc: Vec::new(),
                 plan: None,
                 planned: Planned::default(),
+                forecast_origin: None,
             });
             let read_from = state.forecaster.known_until();
             if read_from < now {
@@ -179,7 +181,10 @@ impl Autopilot for ConcurrencyAutopilot {
                 }
             }
             let slot = self.policy.slot_minutes;
-            if now.0.rem_euclid(i64::from(slot)) == 0 || state.plan.is_none() {
+            let origin = Minute(now.0.div_euclid(i64::from(slot)) * i64::from(slot));
+            // Once per slot of the plan (runs may come more often, and at any phase).
+            if state.plan.as_ref().is_none_or(|_| state.forecast_origin != Some(origin)) {
+                state.forecast_origin = Some(origin);
                 let forecast = state.forecaster.forecast(now, self.policy.horizon_minutes);
                 let evidence = state.idle.evidence;
                 let reclaim = evidence
@@ -330,7 +335,8 @@ mod tests {
 
     #[test]
     fn the_planner_in_the_slot_removes_cold_starts_of_the_demo_fleet() {
-        let cfg = SimConfig { seed: 5, minutes: 1_440, ..SimConfig::default() };
+        // Three days: its history starts with the run, and a daily profile needs two.
+        let cfg = SimConfig { seed: 5, minutes: 3 * 1_440, ..SimConfig::default() };
         let baseline = Simulation::new(cfg.clone(), demo_fleet(12, 5), DoNothing).run(&mut |_, _| {});
         let policy = ConcurrencyPolicy { keep_warm: true, ..ConcurrencyPolicy::default() };
         let sim = Simulation::new(cfg, demo_fleet(12, 5), ConcurrencyAutopilot::new(policy, OPT_IN_TAG));
