@@ -128,8 +128,13 @@ impl SlotLevels {
             entries_first += weight * slot_s * lambda * pmf[0];
             for j in 1..=levels {
                 let u = lambda * pmf[j - 1];
-                let stay = (-u * reclaim_s).exp();
-                let entered = 1.0 - (-u * slot_s).exp();
+                // Far in the Poisson tail both exponentials are 1 − x to the last bit: the
+                // plan of a busy function has hundreds of such levels.
+                let (stay, entered) = if u * reclaim_s.max(slot_s) < 1e-12 {
+                    (1.0 - u * reclaim_s, u * slot_s)
+                } else {
+                    ((-u * reclaim_s).exp(), 1.0 - (-u * slot_s).exp())
+                };
                 let steady = slot_s * u * stay;
                 let alive = start.at(j).unwrap_or(1.0 - stay);
                 out.busy[j - 1] += weight * at_least[j];
