@@ -153,18 +153,15 @@ impl SlotLevels {
     /// Replaces the model's cold starts at level 1 (the idle function's first call) by what
     /// the function's history shows: the cold starts per call of its own gap profile (which
     /// knows a timer from a Poisson stream), blended with the model's by how much history
-    /// there is. `prior_reclaim` is the policy's assumed reclaim time.
+    /// there is (the policy's assumed reclaim time is the prior of [`FirstLevelEvidence::new`]).
     ///
     /// Also keeps what the history has *shown* (reclaims observed, no prior fear of them):
     /// the INIT savings a budget may count on, so that a cap holds when the model's fear
     /// of cold starts is not borne out (a timer whose environments outlive its gaps).
-    pub fn calibrate_first_level(&mut self, evidence: &IdleEvidence, prior_reclaim: u32, slot_s: f64) {
-        self.calibrate_first_level_with(&FirstLevelEvidence::new(evidence, prior_reclaim), slot_s);
-    }
-
-    /// As [`Self::calibrate_first_level`] with the evidence's rates worked out once (they do
-    /// not depend on the slot: a plan calibrates every slot with the same).
-    pub fn calibrate_first_level_with(&mut self, e: &FirstLevelEvidence, slot_s: f64) {
+    ///
+    /// The evidence's rates are worked out once ([`FirstLevelEvidence::new`]): they do not
+    /// depend on the slot, and a plan calibrates every slot with the same.
+    pub fn calibrate_first_level(&mut self, e: &FirstLevelEvidence, slot_s: f64) {
         let Some(cold) = self.cold.first_mut() else { return };
         if let (Some(per_call), Some(shown)) = (e.per_call, e.shown) {
             let w = e.weight;

@@ -107,7 +107,7 @@ pub fn plan(
     if let Some(evidence) = &profile.idle_evidence {
         let first = FirstLevelEvidence::new(evidence, policy.assumed_reclaim_minutes);
         for lv in &mut levels {
-            lv.calibrate_first_level_with(&first, slot_s);
+            lv.calibrate_first_level(&first, slot_s);
         }
     }
     let max_pc = if policy.enabled { policy.max_provisioned.unwrap_or(u32::MAX) } else { 0 };
