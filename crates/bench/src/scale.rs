@@ -92,18 +92,61 @@ pub fn run_scale(functions: usize, days: f64, seed: u64, progress: &mut dyn FnMu
 }
 
 /// What `autopilot simulate --functions N --days D` does, timed: the do-nothing baseline, then
-/// the same fleet with the autopilot slot of the command (memory tuner and concurrency planner).
+/// the same fleet with the autopilot slot of the command (memory tuner and concurrency planner),
+/// with the time spent inside each engine.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct FleetFigures {
     pub baseline_seconds: f64,
     pub autopilot_seconds: f64,
+    /// Of the autopilot run: inside the memory tuner's runs, the concurrency planner's runs,
+    /// and of those, making plans (`planner::plan`).
+    pub memory_seconds: f64,
+    pub concurrency_seconds: f64,
+    pub planning_seconds: f64,
+    pub plans: u64,
     pub invocations: u64,
 }
 
 impl FleetFigures {
     pub fn wall_seconds(&self) -> f64 {
         self.baseline_seconds + self.autopilot_seconds
+    }
+}
+
+/// A policy with the time spent in each kind of run.
+#[derive(Debug)]
+struct Timed<A> {
+    inner: A,
+    memory: Duration,
+    concurrency: Duration,
+}
+
+impl<A: Autopilot> Autopilot for Timed<A> {
+    fn name(&self) -> &str {
+        self.inner.name()
+    }
+
+    fn is_do_nothing(&self) -> bool {
+        self.inner.is_do_nothing()
+    }
+
+    fn stats_retention_minutes(&self) -> usize {
+        self.inner.stats_retention_minutes()
+    }
+
+    fn memory_run(&mut self, now: Minute, fleet: &FleetPorts<'_>) -> RunSummary {
+        let started = Instant::now();
+        let s = self.inner.memory_run(now, fleet);
+        self.memory += started.elapsed();
+        s
+    }
+
+    fn concurrency_run(&mut self, now: Minute, fleet: &FleetPorts<'_>) -> RunSummary {
+        let started = Instant::now();
+        let s = self.inner.concurrency_run(now, fleet);
+        self.concurrency += started.elapsed();
+        s
     }
 }
 
@@ -114,10 +157,25 @@ pub fn run_fleet(functions: usize, days: f64, seed: u64, progress: &mut dyn FnMu
     let report = Simulation::new(cfg.clone(), demo_fleet(functions, seed), DoNothing).run(progress);
     let baseline_seconds = started.elapsed().as_secs_f64();
     let started = Instant::now();
-    Simulation::new(cfg, demo_fleet(functions, seed), simulate_slot(true)).run(progress);
+    let slot = Timed { inner: simulate_slot(true), memory: Duration::ZERO, concurrency: Duration::ZERO };
+    let mut sim = Simulation::new(cfg, demo_fleet(functions, seed), slot);
+    let total = sim.world.config.minutes;
+    while sim.world.elapsed_minutes() < total {
+        sim.step_minute();
+        if sim.world.elapsed_minutes().is_multiple_of(60) {
+            progress(sim.world.elapsed_minutes(), total);
+        }
+    }
+    let autopilot_seconds = started.elapsed().as_secs_f64();
+    let Timed { inner, memory, concurrency } = &sim.autopilot;
+    let (planning, plans) = inner.concurrency.as_ref().map_or((Duration::ZERO, 0), |c| (c.planning, c.plans));
     FleetFigures {
         baseline_seconds,
-        autopilot_seconds: started.elapsed().as_secs_f64(),
+        autopilot_seconds,
+        memory_seconds: memory.as_secs_f64(),
+        concurrency_seconds: concurrency.as_secs_f64(),
+        planning_seconds: planning.as_secs_f64(),
+        plans,
         invocations: report.total.invocations,
     }
 }

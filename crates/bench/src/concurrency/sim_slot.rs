@@ -71,16 +71,25 @@ pub struct ConcurrencyAutopilot {
     pub forecast: ForecastConfig,
     pub opt_in_tag: String,
     state: HashMap<String, FunctionState>,
-    /// Plans made, and runs that applied a plan made earlier.
+    /// Plans made, and runs that applied a plan made earlier; time spent making plans.
     pub plans: u64,
     pub kept: u64,
+    pub planning: std::time::Duration,
 }
 
 impl ConcurrencyAutopilot {
     pub fn new(policy: ConcurrencyPolicy, opt_in_tag: &str) -> Self {
         // Two weeks of stats: the weekly profile's two cycles, bounded memory in the simulator.
         let forecast = ForecastConfig { max_history_days: 14, ..ForecastConfig::default() };
-        Self { policy, forecast, opt_in_tag: opt_in_tag.to_owned(), state: HashMap::new(), plans: 0, kept: 0 }
+        Self {
+            policy,
+            forecast,
+            opt_in_tag: opt_in_tag.to_owned(),
+            state: HashMap::new(),
+            plans: 0,
+            kept: 0,
+            planning: std::time::Duration::ZERO,
+        }
     }
 
     /// The latest plan made for a function (for reports and tests).
@@ -203,8 +212,10 @@ impl Autopilot for ConcurrencyAutopilot {
                     } else {
                         ConcurrencyPolicy { max_provisioned: Some(0), ..self.policy.clone() }
                     };
+                    let started = std::time::Instant::now();
                     state.plan =
                         Some(plan(&target, now, &forecast, &profile, &planner_state, &policy, &Default::default()));
+                    self.planning += started.elapsed();
                     state.planned =
                         Planned { slots: forecast.slots, memory: Some(config.memory), reclaim_minutes: reclaim };
                     self.plans += 1;

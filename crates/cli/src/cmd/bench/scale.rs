@@ -67,10 +67,14 @@ pub fn run(args: &ScaleArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result
     if let Some(f) = fleet {
         writeln!(
             out,
-            "simulate --functions 1000 --days 14: wall {:.2} s (baseline {:.2} s, autopilot {:.2} s; {} invocations)",
+            "simulate --functions 1000 --days 14: wall {:.2} s (baseline {:.2} s, autopilot {:.2} s: memory tuner {:.2} s, concurrency planner {:.2} s of which {} plans {:.2} s; {} invocations)",
             f.wall_seconds(),
             f.baseline_seconds,
             f.autopilot_seconds,
+            f.memory_seconds,
+            f.concurrency_seconds,
+            f.plans,
+            f.planning_seconds,
             f.invocations
         )?;
     }
