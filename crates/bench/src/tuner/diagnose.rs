@@ -130,20 +130,16 @@ fn passive_cases(out: &mut String, t: &Truth, with_slo: bool, opts: &Options, se
 fn brief(d: &MemoryDecision) -> String {
     match d {
         MemoryDecision::Keep { reason, .. } => format!("keep ({reason:?})"),
-        MemoryDecision::Explore { to, reason, expected, .. } => format!(
-            "explore → {to} ({reason:?}; expected p99 {:.1} up {:.1}, $/M {:.4}, conf {:.2})",
-            expected.p99_ms,
-            expected.p99_upper_ms.unwrap_or(f64::NAN),
-            expected.cost_per_million_usd,
-            expected.confidence
-        ),
-        MemoryDecision::Resize { to, reason, expected, .. } => format!(
-            "resize → {to} ({reason:?}; expected p99 {:.1} up {:.1}, $/M {:.4}, conf {:.2})",
-            expected.p99_ms,
-            expected.p99_upper_ms.unwrap_or(f64::NAN),
-            expected.cost_per_million_usd,
-            expected.confidence
-        ),
+        MemoryDecision::Explore { to, reason, expected, .. } | MemoryDecision::Resize { to, reason, expected, .. } => {
+            format!(
+                "{} → {to} ({reason:?}; expected p99 {:.1} up {:.1}, $/M {:.4}, conf {:.2})",
+                if matches!(d, MemoryDecision::Explore { .. }) { "explore" } else { "resize" },
+                expected.p99_ms,
+                expected.p99_upper_ms.unwrap_or(f64::NAN),
+                expected.cost_per_million_usd,
+                expected.confidence
+            )
+        }
         MemoryDecision::Rollback { to, verdict, .. } => format!("rollback → {to} ({verdict:?})"),
     }
 }

@@ -102,9 +102,9 @@ pub fn forecast_load(
         slot_minutes: config.slot_minutes,
         model: model.kind,
         history_minutes: model.known_bins as u64 * slot as u64,
-        mean_duration_ms: mean_duration_ms(load, origin),
+        mean_duration_ms: mean_duration_ms(|| load.iter().map(|l| (l.minute, l.invocations, l.concurrency)), origin),
         slots,
-        recent_environments: recent_environments(load, origin),
+        recent_environments: recent_environments(load.iter().map(|l| (l.minute, l.environments)), origin),
     }
 }
 
@@ -124,25 +124,27 @@ fn horizon_slots(model: &SeasonalModel, origin: Minute, step: i64, horizon_minut
         .collect()
 }
 
-/// Environments per minute over the [`RECENT_MINUTES`] before `until`, the latest first.
-fn recent_environments(load: &[MinuteLoad], until: Minute) -> Vec<u64> {
+/// Environments per minute over the [`RECENT_MINUTES`] before `until`, the latest first, from
+/// `(minute, environments)` points in any order.
+fn recent_environments(points: impl IntoIterator<Item = (Minute, u64)>, until: Minute) -> Vec<u64> {
     let mut out = vec![0; RECENT_MINUTES];
-    for l in load {
-        let back = until.0 - 1 - l.minute.0;
+    for (minute, n) in points {
+        let back = until.0 - 1 - minute.0;
         if (0..RECENT_MINUTES as i64).contains(&back) {
-            out[back as usize] = out[back as usize].max(l.environments);
+            out[back as usize] = out[back as usize].max(n);
         }
     }
     out
 }
 
-/// Busy ms per invocation over the last day with traffic before `until`.
-fn mean_duration_ms(load: &[MinuteLoad], until: Minute) -> Option<f64> {
-    let last = load.iter().filter(|l| l.minute < until && l.invocations > 0).map(|l| l.minute).max()?;
+/// Busy ms per invocation over the last day with traffic before `until`, from
+/// `(minute, invocations, mean concurrency)` points in any order.
+fn mean_duration_ms<I: IntoIterator<Item = (Minute, u64, f64)>>(points: impl Fn() -> I, until: Minute) -> Option<f64> {
+    let last = points().into_iter().filter(|p| p.0 < until && p.1 > 0).map(|p| p.0).max()?;
     let (mut busy, mut calls) = (0.0, 0u64);
-    for l in load.iter().filter(|l| l.minute < until && l.minute.0 > last.0 - Minute::PER_DAY) {
-        busy += l.concurrency * 60_000.0;
-        calls += l.invocations;
+    for (_, n, concurrency) in points().into_iter().filter(|p| p.0 < until && p.0.0 > last.0 - Minute::PER_DAY) {
+        busy += concurrency * 60_000.0;
+        calls += n;
     }
     (calls > 0 && busy > 0.0).then(|| busy / calls as f64)
 }

@@ -14,7 +14,7 @@ use std::collections::VecDeque;
 
 use super::seasonal::SeasonalModel;
 use super::series::Series;
-use super::{Forecast, ForecastConfig, RECENT_MINUTES, horizon_slots};
+use super::{Forecast, ForecastConfig, RECENT_MINUTES, horizon_slots, recent_environments};
 use crate::domain::Minute;
 use crate::observe::MinuteLoad;
 
@@ -159,7 +159,7 @@ impl Tracker {
             history_minutes: model.known_bins.min(self.window_bins()) as u64 * step as u64,
             mean_duration_ms: self.mean_duration_ms(origin),
             slots,
-            recent_environments: self.recent_environments(origin),
+            recent_environments: recent_environments(self.environments.iter().copied(), origin),
         }
     }
 
@@ -201,25 +201,7 @@ impl Tracker {
             let (calls, busy) = (self.active_calls, self.active_busy * 60_000.0);
             return (calls > 0 && busy > 0.0).then(|| busy / calls as f64);
         }
-        let last = self.active.iter().rev().find(|a| a.0 < until && a.1 > 0)?.0;
-        let (mut busy, mut calls) = (0.0, 0u64);
-        for a in self.active.iter().filter(|a| a.0 < until && a.0.0 > last.0 - Minute::PER_DAY) {
-            busy += a.2 * 60_000.0;
-            calls += a.1;
-        }
-        (calls > 0 && busy > 0.0).then(|| busy / calls as f64)
-    }
-
-    /// Environments per minute over the [`RECENT_MINUTES`] before `until`, the latest first.
-    fn recent_environments(&self, until: Minute) -> Vec<u64> {
-        let mut out = vec![0; RECENT_MINUTES];
-        for &(minute, n) in &self.environments {
-            let back = until.0 - 1 - minute.0;
-            if (0..RECENT_MINUTES as i64).contains(&back) {
-                out[back as usize] = out[back as usize].max(n);
-            }
-        }
-        out
+        super::mean_duration_ms(|| self.active.iter().copied(), until)
     }
 }
 
