@@ -121,6 +121,90 @@ pub struct MinuteLoad {
     pub cold_starts: u64,
 }
 
+/// What one stats item adds to its minute's load, and the INIT time it measured.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ItemLoad {
+    pub minute: Minute,
+    pub invocations: u64,
+    pub busy_ms: u64,
+    pub environments: u64,
+    /// Cold starts and SnapStart restores.
+    pub cold_starts: u64,
+    /// INIT and restore durations measured: how many, and their sum (ms).
+    pub inits: u64,
+    pub init_ms: f64,
+}
+
+impl From<&MinuteStats> for ItemLoad {
+    fn from(item: &MinuteStats) -> Self {
+        let c = &item.counters;
+        Self {
+            minute: item.minute,
+            invocations: c.invocations,
+            busy_ms: c.busy_ms,
+            environments: c.environments,
+            cold_starts: c.cold_starts + c.restores,
+            inits: c.init.count(),
+            init_ms: c.init.sum(),
+        }
+    }
+}
+
+/// The load of a window, all memory sizes together, and the INIT time measured in it: what
+/// the forecaster and the idle evidence read, without the histograms.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LoadWindow {
+    /// Per-minute load, ascending, only minutes with data.
+    pub load: Vec<MinuteLoad>,
+    /// INIT and restore durations measured: how many, and their sum (ms).
+    pub inits: u64,
+    pub init_ms: f64,
+}
+
+impl LoadWindow {
+    /// From items in any order, several per minute (one per memory size); the figures of a
+    /// minute are added in the order its items come.
+    pub fn from_items(items: impl IntoIterator<Item = ItemLoad>) -> Self {
+        let mut out = Self::default();
+        for i in items {
+            out.inits += i.inits;
+            out.init_ms += i.init_ms;
+            out.load.push(MinuteLoad {
+                minute: i.minute,
+                invocations: i.invocations,
+                concurrency: i.busy_ms as f64 / 60_000.0,
+                environments: i.environments,
+                cold_starts: i.cold_starts,
+            });
+        }
+        if !out.load.is_sorted_by_key(|l| l.minute) {
+            out.load.sort_by_key(|l| l.minute);
+        }
+        out.load.dedup_by(|later, kept| {
+            let same = later.minute == kept.minute;
+            if same {
+                kept.invocations += later.invocations;
+                kept.concurrency += later.concurrency;
+                kept.environments += later.environments;
+                kept.cold_starts += later.cold_starts;
+            }
+            same
+        });
+        out
+    }
+
+    /// From stats items in any order.
+    pub fn from_minutes(items: &[MinuteStats]) -> Self {
+        Self::from_items(items.iter().map(ItemLoad::from))
+    }
+
+    /// Mean INIT duration (ms); `None` when none was measured.
+    pub fn mean_init_ms(&self) -> Option<f64> {
+        (self.inits > 0).then(|| self.init_ms / self.inits as f64)
+    }
+}
+
 /// Everything observed of one function over a window, split by memory size.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -142,7 +226,7 @@ impl WindowSummary {
     /// Items outside `[from, to)` or of another function are ignored and counted.
     pub fn from_minutes(function: FunctionRef, from: Minute, to: Minute, items: &[MinuteStats]) -> (Self, usize) {
         let mut by_memory: BTreeMap<MemoryMb, Counters> = BTreeMap::new();
-        let mut load: BTreeMap<Minute, MinuteLoad> = BTreeMap::new();
+        let mut loads = Vec::with_capacity(items.len());
         let mut ignored = 0;
         for item in items {
             if item.function != function || item.minute < from || item.minute >= to {
@@ -150,20 +234,10 @@ impl WindowSummary {
                 continue;
             }
             by_memory.entry(item.memory).or_default().merge(&item.counters);
-            let l = load.entry(item.minute).or_insert(MinuteLoad {
-                minute: item.minute,
-                invocations: 0,
-                concurrency: 0.0,
-                environments: 0,
-                cold_starts: 0,
-            });
-            l.invocations += item.counters.invocations;
-            l.concurrency += item.mean_concurrency();
-            l.environments += item.counters.environments;
-            l.cold_starts += item.counters.cold_starts + item.counters.restores;
+            loads.push(ItemLoad::from(item));
         }
-        let summary = Self { function, from, to, by_memory, load: load.into_values().collect() };
-        (summary, ignored)
+        let load = LoadWindow::from_items(loads).load;
+        (Self { function, from, to, by_memory, load }, ignored)
     }
 
     /// All memory sizes together.
@@ -203,6 +277,25 @@ mod tests {
         assert_eq!(s.load.len(), 2);
         assert!((s.load[0].concurrency - 1.0).abs() < 1e-12);
         assert_eq!(s.load[0].environments, 2);
+    }
+
+    #[test]
+    fn load_windows_add_a_minute_s_memory_sizes_whatever_the_order() {
+        let mut cold = item(11, 512, 2, 6_000);
+        cold.counters.cold_starts = 1;
+        cold.counters.init.record(300.0);
+        let mut restored = item(10, 1024, 3, 30_000);
+        restored.counters.restores = 1;
+        restored.counters.init.record(100.0);
+        let items = [cold, item(10, 512, 5, 30_000), restored];
+        let w = LoadWindow::from_minutes(&items);
+        assert_eq!(w.load.iter().map(|l| (l.minute.0, l.invocations)).collect::<Vec<_>>(), [(10, 8), (11, 2)]);
+        assert_eq!((w.load[0].environments, w.load[0].cold_starts, w.load[1].cold_starts), (2, 1, 1));
+        assert!((w.load[0].concurrency - 1.0).abs() < 1e-12);
+        assert_eq!(w.mean_init_ms(), Some(200.0));
+        assert_eq!(LoadWindow::default().mean_init_ms(), None);
+        let f = FunctionRef::parse("orders:live").unwrap();
+        assert_eq!(WindowSummary::from_minutes(f, Minute(0), Minute(60), &items).0.load, w.load);
     }
 
     #[test]

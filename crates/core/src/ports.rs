@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::{Architecture, Concurrency, FunctionRef, MemoryMb, Minute};
 use crate::forecast::Forecast;
-use crate::observe::{MinuteStats, WindowSummary};
+use crate::observe::{LoadWindow, MinuteStats, WindowSummary};
 use crate::planner::evidence::IdleEvidence;
 use crate::policy::Mode;
 
@@ -200,6 +200,32 @@ pub trait StatsStore {
         from: Minute,
         to: Minute,
     ) -> impl Future<Output = PortResult<Vec<MinuteStats>>> + Send;
+
+    /// The load of minutes `[from, to)` and the INIT time measured, for readers that need no
+    /// histograms (the forecaster): what [`LoadWindow::from_minutes`] makes of the items. A
+    /// store that can answer without building the items overrides it.
+    fn read_load(
+        &self,
+        function: &FunctionRef,
+        from: Minute,
+        to: Minute,
+    ) -> impl Future<Output = PortResult<LoadWindow>> + Send {
+        let items = self.read_minutes(function, from, to);
+        async move { items.await.map(|items| LoadWindow::from_minutes(&items)) }
+    }
+
+    /// The summary of minutes `[from, to)`: what [`WindowSummary::from_minutes`] makes of the
+    /// items. A store that can merge its counters without building the items overrides it.
+    fn read_summary(
+        &self,
+        function: &FunctionRef,
+        from: Minute,
+        to: Minute,
+    ) -> impl Future<Output = PortResult<WindowSummary>> + Send {
+        let items = self.read_minutes(function, from, to);
+        let function = function.clone();
+        async move { items.await.map(|items| WindowSummary::from_minutes(function, from, to, &items).0) }
+    }
 }
 
 /// Fallback metrics for functions without the extension (CloudWatch), in the same shape.
@@ -451,6 +477,22 @@ mod by_reference {
         ) -> impl Future<Output = PortResult<Vec<MinuteStats>>> + Send {
             (**self).read_minutes(function, from, to)
         }
+        fn read_load(
+            &self,
+            function: &FunctionRef,
+            from: Minute,
+            to: Minute,
+        ) -> impl Future<Output = PortResult<LoadWindow>> + Send {
+            (**self).read_load(function, from, to)
+        }
+        fn read_summary(
+            &self,
+            function: &FunctionRef,
+            from: Minute,
+            to: Minute,
+        ) -> impl Future<Output = PortResult<WindowSummary>> + Send {
+            (**self).read_summary(function, from, to)
+        }
     }
 
     impl<T: MetricsSource + ?Sized> MetricsSource for &T {
@@ -580,6 +622,53 @@ mod tests {
         ] {
             assert!(ERROR_NAMES.contains(&kind.error_name()), "{kind:?}");
         }
+    }
+
+    /// Items of two memory sizes, minutes 0..3, out of order.
+    struct Items(Vec<MinuteStats>);
+
+    impl StatsStore for Items {
+        fn read_minutes(
+            &self,
+            _: &FunctionRef,
+            from: Minute,
+            to: Minute,
+        ) -> impl Future<Output = PortResult<Vec<MinuteStats>>> + Send {
+            std::future::ready(Ok(self.0.iter().filter(|i| i.minute >= from && i.minute < to).cloned().collect()))
+        }
+    }
+
+    fn ready_now<T>(f: impl Future<Output = T>) -> T {
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        match std::pin::pin!(f).poll(&mut cx) {
+            std::task::Poll::Ready(v) => v,
+            std::task::Poll::Pending => unreachable!("the fake's futures are ready"),
+        }
+    }
+
+    #[test]
+    fn load_and_summary_reads_default_to_what_the_items_make() {
+        let function = FunctionRef::parse("orders").unwrap();
+        let item = |minute: i64, memory: u64, invocations: u64| {
+            let mut counters =
+                crate::observe::Counters { invocations, busy_ms: 700 * invocations, ..Default::default() };
+            counters.duration.record_n(700.0, invocations);
+            counters.init.record(250.0);
+            MinuteStats {
+                function: function.clone(),
+                minute: Minute(minute),
+                memory: MemoryMb::new(memory).unwrap(),
+                counters,
+            }
+        };
+        let store = Items(vec![item(2, 512, 4), item(0, 512, 1), item(0, 1024, 2), item(1, 1024, 3)]);
+        let items = ready_now(store.read_minutes(&function, Minute(0), Minute(2))).unwrap();
+        let load = ready_now(store.read_load(&function, Minute(0), Minute(2))).unwrap();
+        assert_eq!(load, LoadWindow::from_minutes(&items));
+        assert_eq!(load.load.iter().map(|l| l.invocations).collect::<Vec<_>>(), [3, 3]);
+        let window = ready_now(<&Items as StatsStore>::read_summary(&&store, &function, Minute(0), Minute(2))).unwrap();
+        assert_eq!(window, WindowSummary::from_minutes(function.clone(), Minute(0), Minute(2), &items).0);
+        assert_eq!(window.by_memory[&MemoryMb::new(1024).unwrap()].duration.count(), 5);
     }
 
     #[test]
