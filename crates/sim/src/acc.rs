@@ -46,9 +46,18 @@ impl DenseHist {
         self.touched.iter().map(|&b| self.counts[usize::from(b)]).sum()
     }
 
+    /// Sum of the values recorded.
+    pub fn sum(&self) -> f64 {
+        self.sum
+    }
+
+    /// Nonzero buckets and their counts, in the order they were first touched.
+    pub fn parts(&self) -> impl Iterator<Item = (u16, u64)> + '_ {
+        self.touched.iter().map(|&b| (b, self.counts[usize::from(b)]))
+    }
+
     pub fn to_histogram(&self) -> Histogram {
-        let parts = self.touched.iter().map(|&b| (b, self.counts[usize::from(b)]));
-        Histogram::from_parts(parts, self.sum.max(0.0)).unwrap_or_default()
+        Histogram::from_parts(self.parts(), self.sum.max(0.0)).unwrap_or_default()
     }
 
     pub fn clear(&mut self) {

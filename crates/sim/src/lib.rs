@@ -26,6 +26,7 @@ pub mod ports;
 pub mod report;
 pub mod rng;
 pub mod run;
+mod stats_log;
 mod step;
 pub mod traffic;
 pub mod world;

@@ -9,7 +9,7 @@
 use std::cell::RefCell;
 use std::future::{Future, ready};
 
-use autopilot_core::observe::MinuteStats;
+use autopilot_core::observe::{LoadWindow, MinuteStats, WindowSummary};
 use autopilot_core::ports::{
     AliasConfig, AliasRouting, ErrorKind, FunctionConfig, FunctionControl, PcStatus, PortError, PortResult,
     ProvisionedConcurrency, StatsStore, WarmupOutcome,
@@ -233,6 +233,18 @@ impl FunctionControl for SimControl<'_> {
     }
 }
 
+impl SimControl<'_> {
+    /// What a `StatsStore` read makes of a function's kept stats.
+    fn read_stats<T>(&self, function: &FunctionRef, read: impl FnOnce(&SimFunction) -> T) -> PortResult<T> {
+        let world = self.world.borrow();
+        world.function(function.name()).map(read).ok_or_else(|| {
+            PortError::new(ErrorKind::NotFound, "Query", format!("function {} does not exist", function.name()))
+        })
+    }
+}
+
+/// Reads the items the simulated extension wrote (all qualifiers of the function); the load
+/// and summary reads are answered from the kept counters, without building the items.
 impl StatsStore for SimControl<'_> {
     fn read_minutes(
         &self,
@@ -240,19 +252,34 @@ impl StatsStore for SimControl<'_> {
         from: Minute,
         to: Minute,
     ) -> impl Future<Output = PortResult<Vec<MinuteStats>>> + Send {
-        let world = self.world.borrow();
-        let items = world
-            .function(function.name())
-            .map(|f| {
-                // Items are in minute order: find the range, do not scan the retention window.
-                let start = f.stats.partition_point(|s| s.minute < from);
-                let end = f.stats.partition_point(|s| s.minute < to).max(start);
-                f.stats.range(start..end).cloned().collect()
-            })
-            .ok_or_else(|| {
-                PortError::new(ErrorKind::NotFound, "Query", format!("function {} does not exist", function.name()))
-            });
-        ready(items)
+        ready(self.read_stats(function, |f| f.stats.read(f.function_ref(), from, to)))
+    }
+
+    fn read_load(
+        &self,
+        function: &FunctionRef,
+        from: Minute,
+        to: Minute,
+    ) -> impl Future<Output = PortResult<LoadWindow>> + Send {
+        ready(self.read_stats(function, |f| f.stats.load(from, to)))
+    }
+
+    fn read_summary(
+        &self,
+        function: &FunctionRef,
+        from: Minute,
+        to: Minute,
+    ) -> impl Future<Output = PortResult<WindowSummary>> + Send {
+        // As `WindowSummary::from_minutes` has it, items of another function (here: the
+        // function qualified) are not the window's.
+        ready(self.read_stats(function, |f| {
+            let mut window = f.stats.summary(function, from, to);
+            if function != f.function_ref() {
+                window.by_memory.clear();
+                window.load.clear();
+            }
+            window
+        }))
     }
 }
 

@@ -7,7 +7,6 @@
 use autopilot_core::Minute;
 use autopilot_core::cost::billed_ms;
 use autopilot_core::histogram::bucket_of;
-use autopilot_core::observe::MinuteStats;
 
 use crate::acc::Tally;
 use crate::env::Placement;
@@ -46,7 +45,7 @@ impl SimFunction {
             }
             let window = MinuteArrivals { count: n, ..arrivals };
             self.slot(version, cfg.pool);
-            let Self { slots, service, totals, usage, stats, fref, .. } = self;
+            let Self { slots, service, totals, usage, stats, .. } = self;
             let Some(slot) = slots.get_mut(version) else { continue };
             let tally = &mut scratch.tally;
             if n <= cfg.aggregate_threshold {
@@ -58,16 +57,8 @@ impl SimFunction {
             *usage += tally.usage(slot.pool.memory());
             tally.merge_into(totals);
             if cfg.stats_retention_minutes > 0 {
-                stats.push_back(MinuteStats {
-                    function: fref.clone(),
-                    minute,
-                    memory: slot.pool.memory(),
-                    counters: tally.counters(),
-                });
-                let keep_from = minute.plus(-(cfg.stats_retention_minutes as i64));
-                while stats.front().is_some_and(|s| s.minute < keep_from) {
-                    stats.pop_front();
-                }
+                stats.push(minute, slot.pool.memory(), tally);
+                stats.forget_before(minute.plus(-(cfg.stats_retention_minutes as i64)));
             }
             tally.clear();
         }

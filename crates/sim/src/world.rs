@@ -1,10 +1,9 @@
 //! The simulated world: functions with their configuration (memory, versions, aliases,
 //! provisioned concurrency), their environment pools and what they observed.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap};
 
 use autopilot_core::cost::{CostModel, Usage};
-use autopilot_core::observe::MinuteStats;
 use autopilot_core::ports::{AliasRouting, WarmupOutcome};
 use autopilot_core::{DomainError, FunctionRef, MemoryMb, Minute};
 use serde::Serialize;
@@ -15,6 +14,7 @@ use crate::model::FunctionSpec;
 use crate::model::duration::DurationDist;
 use crate::peak::lognormal_buckets;
 use crate::rng::Rng;
+use crate::stats_log::StatsLog;
 use crate::traffic::TrafficState;
 
 /// `$LATEST`, the unpublished version.
@@ -36,7 +36,7 @@ pub struct SimConfig {
     /// aggregate model of `peak.rs`; at or below, invocation by invocation.
     pub aggregate_threshold: u64,
     /// How many minutes of per-minute stats are kept for `StatsStore` reads (memory grows
-    /// with it: each kept item holds three histograms).
+    /// with it: each kept item holds its histograms' nonzero buckets).
     pub stats_retention_minutes: usize,
     /// How long each keep-warm call holds its environment (ms).
     pub warmup_hold_ms: f64,
@@ -145,7 +145,7 @@ pub struct SimFunction {
     pub(crate) service: Rng,
     pub(crate) totals: Tally,
     pub(crate) usage: Usage,
-    pub(crate) stats: VecDeque<MinuteStats>,
+    pub(crate) stats: StatsLog,
     /// Control-plane changes applied by the autopilot (memory, alias, PC).
     pub(crate) decisions: u64,
     pub(crate) warmups: WarmupOutcome,
@@ -179,7 +179,7 @@ impl SimFunction {
             service,
             totals: Tally::default(),
             usage: Usage::default(),
-            stats: VecDeque::new(),
+            stats: StatsLog::default(),
             decisions: 0,
             warmups: WarmupOutcome::default(),
             limit: spec.reserved_concurrency.or(cfg.account_concurrency),

@@ -1,8 +1,8 @@
 //! The concurrency autopilot in the simulator's autopilot slot: on each scheduled run, for
-//! every opted-in function, read the new per-minute stats through `StatsStore`,
-//! forecast and plan with the core, then apply through `FunctionControl` — provisioned
-//! concurrency on the alias (requested a lead time ahead; functions without an alias get
-//! none) and, when the policy opts in, warm-up rounds.
+//! every opted-in function, read the new minutes' load through `StatsStore` (counters and
+//! INIT time, no histograms), forecast and plan with the core, then apply through
+//! `FunctionControl` — provisioned concurrency on the alias (requested a lead time ahead;
+//! functions without an alias get none) and, when the policy opts in, warm-up rounds.
 //!
 //! It repeats what crates/runner's forecast and apply-concurrency steps do (the Lambdas' code,
 //! run over the simulator's ports by crates/runner/tests/simulator.rs), canary skip included,
@@ -17,12 +17,11 @@
 //!
 //! Once the runner keeps its state between runs, this slot should become the runner.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 use autopilot_core::decision::ConcurrencyPlan;
 use autopilot_core::forecast::tracker::DEFAULT_REFIT_MINUTES;
 use autopilot_core::forecast::{ForecastConfig, Quantiles, SlotForecast, Tracker};
-use autopilot_core::observe::MinuteLoad;
 use autopilot_core::planner::evidence::IdleTracker;
 use autopilot_core::planner::{FunctionProfile, PlannerState, plan};
 use autopilot_core::policy::ConcurrencyPolicy;
@@ -172,15 +171,14 @@ impl Autopilot for ConcurrencyAutopilot {
             });
             let read_from = state.forecaster.known_until();
             if read_from < now {
-                let Ok(items) = block_on(fleet.control.read_minutes(&config.function, read_from, now)) else {
+                let Ok(read) = block_on(fleet.control.read_load(&config.function, read_from, now)) else {
                     continue;
                 };
-                let (load, init_ms) = minute_loads(&items);
-                for l in &load {
+                for l in &read.load {
                     state.idle.push(l, &state.rounds, &state.pc, Minute(i64::MIN));
                 }
-                state.forecaster.push(&load, now);
-                state.init_ms = init_ms.or(state.init_ms);
+                state.forecaster.push(&read.load, now);
+                state.init_ms = read.mean_init_ms().or(state.init_ms);
                 // Rounds and PC minutes before the last call say nothing about later spells.
                 if let Some(last) = state.idle.last_active() {
                     for list in [&mut state.rounds, &mut state.pc] {
@@ -253,29 +251,6 @@ impl Autopilot for ConcurrencyAutopilot {
         }
         summary
     }
-}
-
-/// Per-minute load (all memory sizes together) and the mean INIT measured, from stats items.
-fn minute_loads(items: &[autopilot_core::observe::MinuteStats]) -> (Vec<MinuteLoad>, Option<f64>) {
-    let mut by_minute: BTreeMap<Minute, MinuteLoad> = BTreeMap::new();
-    let (mut init_sum, mut init_n) = (0.0, 0u64);
-    for item in items {
-        let c = &item.counters;
-        let l = by_minute.entry(item.minute).or_insert(MinuteLoad {
-            minute: item.minute,
-            invocations: 0,
-            concurrency: 0.0,
-            environments: 0,
-            cold_starts: 0,
-        });
-        l.invocations += c.invocations;
-        l.concurrency += item.mean_concurrency();
-        l.environments += c.environments;
-        l.cold_starts += c.cold_starts + c.restores;
-        init_sum += c.init.sum();
-        init_n += c.init.count();
-    }
-    (by_minute.into_values().collect(), (init_n > 0).then(|| init_sum / init_n as f64))
 }
 
 #[cfg(test)]

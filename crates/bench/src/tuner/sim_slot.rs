@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 
 use autopilot_core::cost::CostModel;
 use autopilot_core::decision::{MemoryDecision, MemoryReason, Rollout, Verdict};
-use autopilot_core::observe::{Counters, WindowSummary};
+use autopilot_core::observe::Counters;
 use autopilot_core::policy::Policy;
 use autopilot_core::ports::{
     AliasConfig, AliasRouting, Change, ChangeLog, ChangeRecord, ChangeStatus, FunctionConfig, FunctionControl,
@@ -135,8 +135,7 @@ impl MemoryAutopilot {
         let function = &config.function;
         let alias = config.aliases.first().cloned();
         let from = now.plus(-Minute::PER_DAY);
-        let items = block_on(fleet.control.read_minutes(function, from, now)).ok()?;
-        let (window, _) = WindowSummary::from_minutes(function.clone(), from, now, &items);
+        let window = block_on(fleet.control.read_summary(function, from, now)).ok()?;
         let t = self.state.entry(function.name().to_owned()).or_default();
         // The size callers are served at: the alias's primary version, else $LATEST.
         let serving =

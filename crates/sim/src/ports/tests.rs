@@ -1,3 +1,4 @@
+use autopilot_core::observe::{LoadWindow, WindowSummary};
 use autopilot_core::ports::{AliasRouting, ErrorKind, FunctionControl, PcStatus, StatsStore};
 use autopilot_core::{Concurrency, FunctionRef, MemoryMb, Minute};
 
@@ -92,6 +93,17 @@ fn stats_store_reads_the_simulated_minutes() {
     let total: u64 = items.iter().map(|i| i.counters.invocations).sum();
     assert_eq!(items.iter().map(|i| i.counters.duration.count()).sum::<u64>(), total);
     assert!(block_on(c.read_minutes(&f("nope"), Minute(0), Minute(1))).is_err());
+    // The load and summary reads give what the core makes of the same items.
+    let (from, to) = (start.plus(12), start.plus(25));
+    let items = block_on(c.read_minutes(&f("auth-edge"), from, to)).unwrap();
+    let load = block_on(c.read_load(&f("auth-edge"), from, to)).unwrap();
+    assert_eq!(load, LoadWindow::from_minutes(&items));
+    assert_eq!(load.load.len(), 13);
+    let summary = block_on(c.read_summary(&f("auth-edge"), from, to)).unwrap();
+    assert_eq!(summary, WindowSummary::from_minutes(f("auth-edge"), from, to, &items).0);
+    let qualified = block_on(c.read_summary(&f("auth-edge:live"), from, to)).unwrap();
+    assert_eq!(qualified, WindowSummary::from_minutes(f("auth-edge:live"), from, to, &items).0);
+    assert!(qualified.by_memory.is_empty());
 }
 
 #[test]

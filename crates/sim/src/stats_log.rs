@@ -1,0 +1,257 @@
+//! The stats items a function's extension would have written, kept over the retention window
+//! in a compact form: per item its counters and where its histograms' buckets are in one
+//! shared queue. Items are built only when read — the concurrency planner reads counters
+//! every few minutes, the memory tuner a day's merged histograms once a day; neither needs a
+//! `MinuteStats` per function-minute.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::ops::Range;
+
+use autopilot_core::histogram::Histogram;
+use autopilot_core::observe::{Counters, ItemLoad, LoadWindow, MinuteStats, WindowSummary};
+use autopilot_core::{FunctionRef, MemoryMb, Minute};
+
+use crate::acc::{DenseHist, Tally};
+
+/// Bits of a packed bucket entry that hold the count (the bucket number is above them).
+const COUNT_BITS: u32 = 48;
+const COUNT_MASK: u64 = (1 << COUNT_BITS) - 1;
+
+/// One item: the counters of a minute at a memory size, its histograms' sums and where their
+/// buckets are.
+#[derive(Debug, Clone)]
+struct Item {
+    minute: Minute,
+    memory: MemoryMb,
+    /// Every counter of `Counters` but the histograms.
+    counts: Counts,
+    /// Duration, INIT, memory used: sums and number of nonzero buckets.
+    sums: [f64; 3],
+    lens: [u32; 3],
+    /// Position of the item's first bucket entry, counted from the first entry ever kept.
+    first: u64,
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+struct Counts {
+    invocations: u64,
+    cold_starts: u64,
+    errors: u64,
+    timeouts: u64,
+    out_of_memory: u64,
+    throttles: u64,
+    billed_ms: u64,
+    billed_init_ms: u64,
+    busy_ms: u64,
+    environments: u64,
+}
+
+impl Counts {
+    fn add_to(&self, c: &mut Counters) {
+        c.invocations += self.invocations;
+        c.cold_starts += self.cold_starts;
+        c.errors += self.errors;
+        c.timeouts += self.timeouts;
+        c.out_of_memory += self.out_of_memory;
+        c.throttles += self.throttles;
+        c.billed_ms += self.billed_ms;
+        c.billed_init_ms += self.billed_init_ms;
+        c.busy_ms += self.busy_ms;
+        c.environments += self.environments;
+    }
+}
+
+/// A function's stats items, oldest first.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct StatsLog {
+    items: VecDeque<Item>,
+    /// Nonzero buckets of the kept items' histograms, `bucket << 48 | count`, in item order.
+    buckets: VecDeque<u64>,
+    /// Entries dropped from the front of `buckets` so far.
+    dropped: u64,
+}
+
+impl StatsLog {
+    /// Keeps what the extension would write for a version's minute (as `Tally::counters`).
+    pub fn push(&mut self, minute: Minute, memory: MemoryMb, tally: &Tally) {
+        let first = self.dropped + self.buckets.len() as u64;
+        let mut sums = [0.0; 3];
+        let mut lens = [0; 3];
+        for (k, h) in [&tally.duration, &tally.init, &tally.memory_used].into_iter().enumerate() {
+            // What `DenseHist::to_histogram` keeps: an invalid sum empties the histogram.
+            let sum = h.sum().max(0.0);
+            if !sum.is_finite() {
+                continue;
+            }
+            sums[k] = sum;
+            for (b, n) in h.parts() {
+                self.buckets.push_back(u64::from(b) << COUNT_BITS | n.min(COUNT_MASK));
+                lens[k] += 1;
+            }
+        }
+        let counts = Counts {
+            invocations: tally.invocations,
+            cold_starts: tally.cold_starts,
+            errors: tally.errors,
+            timeouts: tally.timeouts,
+            out_of_memory: tally.out_of_memory,
+            throttles: tally.throttles,
+            billed_ms: tally.billed_ms,
+            billed_init_ms: tally.billed_init_ms,
+            busy_ms: tally.busy_ms.round() as u64,
+            environments: tally.environments,
+        };
+        self.items.push_back(Item { minute, memory, counts, sums, lens, first });
+    }
+
+    /// Forgets the items of minutes before `from`.
+    pub fn forget_before(&mut self, from: Minute) {
+        while self.items.front().is_some_and(|i| i.minute < from) {
+            if let Some(item) = self.items.pop_front() {
+                let n = item.lens.iter().map(|&l| l as usize).sum::<usize>();
+                self.buckets.drain(..n);
+                self.dropped += n as u64;
+            }
+        }
+    }
+
+    /// Indices of the items of minutes `[from, to)` (items are in minute order).
+    fn range(&self, from: Minute, to: Minute) -> Range<usize> {
+        let start = self.items.partition_point(|i| i.minute < from);
+        start..self.items.partition_point(|i| i.minute < to).max(start)
+    }
+
+    /// The bucket entries of an item's histograms, one slice range per histogram.
+    fn entries(&self, item: &Item) -> [Range<usize>; 3] {
+        let mut at = (item.first - self.dropped) as usize;
+        item.lens.map(|l| {
+            let r = at..at + l as usize;
+            at = r.end;
+            r
+        })
+    }
+
+    fn unpack(&self, r: Range<usize>) -> impl Iterator<Item = (u16, u64)> + '_ {
+        self.buckets.range(r).map(|&e| ((e >> COUNT_BITS) as u16, e & COUNT_MASK))
+    }
+
+    /// The items of minutes `[from, to)`, as the stats table holds them.
+    pub fn read(&self, function: &FunctionRef, from: Minute, to: Minute) -> Vec<MinuteStats> {
+        self.items
+            .range(self.range(from, to))
+            .map(|item| {
+                let mut counters = Counters::default();
+                item.counts.add_to(&mut counters);
+                let [d, i, m] = self.entries(item);
+                let hist = |r: Range<usize>, sum: f64| Histogram::from_parts(self.unpack(r), sum).unwrap_or_default();
+                counters.duration = hist(d, item.sums[0]);
+                counters.init = hist(i, item.sums[1]);
+                counters.memory_used = hist(m, item.sums[2]);
+                MinuteStats { function: function.clone(), minute: item.minute, memory: item.memory, counters }
+            })
+            .collect()
+    }
+
+    /// `LoadWindow::from_minutes` of [`Self::read`], without building the items.
+    pub fn load(&self, from: Minute, to: Minute) -> LoadWindow {
+        LoadWindow::from_items(self.items.range(self.range(from, to)).map(|item| {
+            let c = &item.counts;
+            ItemLoad {
+                minute: item.minute,
+                invocations: c.invocations,
+                busy_ms: c.busy_ms,
+                environments: c.environments,
+                cold_starts: c.cold_starts,
+                inits: self.unpack(self.entries(item)[1].clone()).map(|(_, n)| n).sum(),
+                init_ms: item.sums[1],
+            }
+        }))
+    }
+
+    /// `WindowSummary::from_minutes` of [`Self::read`], merging each memory size's histograms
+    /// densely instead of item by item.
+    pub fn summary(&self, function: &FunctionRef, from: Minute, to: Minute) -> WindowSummary {
+        let mut by_memory: BTreeMap<MemoryMb, (Counters, [DenseHist; 3], [f64; 3])> = BTreeMap::new();
+        let range = self.range(from, to);
+        for item in self.items.range(range.clone()) {
+            let (counters, hists, sums) = by_memory.entry(item.memory).or_default();
+            item.counts.add_to(counters);
+            for (k, r) in self.entries(item).into_iter().enumerate() {
+                for (b, n) in self.unpack(r) {
+                    hists[k].add_bucket(b, n, 0.0);
+                }
+                sums[k] += item.sums[k];
+            }
+        }
+        let by_memory = by_memory
+            .into_iter()
+            .map(|(memory, (mut c, [d, i, m], [ds, is, ms]))| {
+                let hist = |h: &DenseHist, sum: f64| Histogram::from_parts(h.parts(), sum).unwrap_or_default();
+                c.duration = hist(&d, ds);
+                c.init = hist(&i, is);
+                c.memory_used = hist(&m, ms);
+                (memory, c)
+            })
+            .collect();
+        let load = self.load(from, to).load;
+        WindowSummary { function: function.clone(), from, to, by_memory, load }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tally(invocations: u64, seed: f64) -> Tally {
+        let mut t = Tally { invocations, cold_starts: 1, busy_ms: 1_234.6, environments: 2, ..Tally::default() };
+        for k in 0..invocations {
+            t.duration.record(seed * (1.0 + k as f64), 1);
+            t.memory_used.record(100.0 + k as f64, 1);
+        }
+        t.init.record(seed * 300.0, 1);
+        t
+    }
+
+    /// Minutes 0..6 at 512 MB, minutes 3..6 at 1,024 MB too.
+    fn log() -> (StatsLog, Vec<MinuteStats>) {
+        let f = FunctionRef::parse("orders").unwrap();
+        let (mut log, mut items) = (StatsLog::default(), Vec::new());
+        for minute in 0..6 {
+            for (memory, seed) in [(512, 1.5), (1024, 0.7)] {
+                if memory == 1024 && minute < 3 {
+                    continue;
+                }
+                let (m, memory) = (Minute(minute), MemoryMb::new(memory).unwrap());
+                let t = tally(3 + minute as u64, seed + minute as f64);
+                log.push(m, memory, &t);
+                items.push(MinuteStats { function: f.clone(), minute: m, memory, counters: t.counters() });
+            }
+        }
+        (log, items)
+    }
+
+    #[test]
+    fn items_read_back_as_the_extension_would_have_written_them() {
+        let (mut log, items) = log();
+        let f = FunctionRef::parse("orders").unwrap();
+        assert_eq!(log.read(&f, Minute(0), Minute(6)), items);
+        assert_eq!(log.read(&f, Minute(2), Minute(4)), items[2..5]);
+        log.forget_before(Minute(4));
+        assert_eq!(log.read(&f, Minute(0), Minute(6)), items[5..]);
+        assert!(log.read(&f, Minute(6), Minute(9)).is_empty());
+    }
+
+    #[test]
+    fn load_and_summary_reads_equal_the_core_s_over_the_items() {
+        let (mut log, items) = log();
+        let f = FunctionRef::parse("orders").unwrap();
+        log.forget_before(Minute(1));
+        let kept = &items[1..];
+        for (from, to) in [(0, 6), (2, 5), (3, 4), (5, 9)] {
+            let (from, to) = (Minute(from), Minute(to));
+            let inside: Vec<MinuteStats> = kept.iter().filter(|i| i.minute >= from && i.minute < to).cloned().collect();
+            assert_eq!(log.load(from, to), LoadWindow::from_minutes(&inside));
+            assert_eq!(log.summary(&f, from, to), WindowSummary::from_minutes(f.clone(), from, to, &inside).0);
+        }
+    }
+}
