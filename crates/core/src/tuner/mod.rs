@@ -12,11 +12,13 @@
 //!   affine in the duration, so expectations and expected improvements are closed-form;
 //! - [`landscape`]: the three together, with the sizes the constraints allow;
 //! - [`active`]: where to probe next with a budget of synthetic invocations, and the answer;
+//! - [`bracket`]: passive steps past the measured sizes until the optimum is enclosed;
 //! - [`passive`]: one production run — verdict, rollback, constraint fixes, bounded steps;
 //! - [`verdict`]: the guardrail's exact tests; [`rollout`]: step bounds, canaries, bans;
 //! - [`stats`]: the distributions behind them.
 
 pub mod active;
+pub mod bracket;
 pub mod evidence;
 pub mod landscape;
 pub mod objective;

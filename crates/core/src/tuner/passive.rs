@@ -8,12 +8,14 @@
 //! 2. too little traffic at the current size → wait;
 //! 3. a hard constraint broken at the current size (out of memory, timeouts, headroom, p99
 //!    SLO, cost ceiling) → move toward sizes that meet it;
-//! 4. the size anywhere in the allowed range whose expected improvement, net of the
+//! 4. the optimum not yet bracketed by measured sizes (or a side of the bracket wider than
+//!    half a step) → step past the measured sizes, or halve the side (see [`super::bracket`]);
+//! 5. the size anywhere in the allowed range whose expected improvement, net of the
 //!    expected extra cost of the bounded steps to it, is largest, if it reaches the
 //!    tolerance and it and every step on the way meet the constraints at the policy's
 //!    confidence → explore it (one bounded step toward it);
-//! 5. else a measured size better than the current one by the tolerance → move toward it;
-//! 6. else keep: the optimum is known within tolerance.
+//! 6. else a measured size better than the current one by the tolerance → move toward it;
+//! 7. else keep: the optimum is known within tolerance.
 
 use std::collections::BTreeMap;
 
@@ -25,10 +27,11 @@ use crate::policy::Policy;
 
 use super::Settings;
 use super::active::gain_reason;
+use super::bracket;
 use super::evidence::Evidence;
 use super::landscape::{Bounds, Landscape, Prediction};
 use super::objective::Objective;
-use super::rollout::{Ban, PendingChange, bounded, rollout_for, step_range, worth_a_change};
+use super::rollout::{Ban, PendingChange, bounded, next_hop, rollout_for, step_range, worth_a_change};
 use super::verdict::{Expected, judge};
 
 /// The change under evaluation and the windows either side of it.
@@ -180,7 +183,20 @@ fn tune(input: &PassiveInput, policy: &Policy, cost: &CostModel, settings: &Sett
         return resize(&to, MemoryReason::ConstraintViolated { constraint });
     }
 
-    // 4. Explore where the expected improvement over the best known is largest, anywhere in
+    // 4. The optimum is not bracketed by measured sizes yet: step past them, or halve a side
+    //    of the bracket wider than half a step (see [`bracket`]).
+    if let Some(b) = bracket::step(&l, current) {
+        let confidence = l.confidence_in(&b.target, &candidates);
+        return MemoryDecision::Explore {
+            from: current,
+            to: b.first.memory,
+            reason: MemoryReason::Exploring { uncertainty_pct: 100.0 * b.gain },
+            expected: l.expectation(&b.first, confidence),
+            rollout,
+        };
+    }
+
+    // 5. Explore where the expected improvement over the best known is largest, anywhere in
     //    the allowed range, net of what the windows on the way there are expected to cost
     //    over the best known, spread over the windows the gain would pay back in. A size
     //    beyond one step is approached one bounded step at a time: the step bound limits how
@@ -205,19 +221,19 @@ fn tune(input: &PassiveInput, policy: &Policy, cost: &CostModel, settings: &Sett
         };
     }
 
-    // 5. A measured size is better by the tolerance: move toward it.
+    // 6. A measured size is better by the tolerance: move toward it.
     if let Some(best) = best
         && best.memory != current
         && best.score() < here.score() * (1.0 - tol)
     {
-        let target = bounded(current, best.memory, &policy.constraints);
+        let target = next_hop(current, best.memory, &policy.constraints);
         let to = if target == best.memory { best } else { l.predict(target) };
         if l.bounds.allows(to.memory) && worth_a_change(current, to.memory, &policy.constraints) {
             return resize(&to, gain_reason(&l, &to, &here));
         }
     }
 
-    // 6. Nothing is worth a change.
+    // 7. Nothing is worth a change.
     MemoryDecision::Keep { memory: current, reason: MemoryReason::AtOptimum }
 }
 
@@ -251,8 +267,8 @@ fn exploration(
         // The path: bounded steps until the target is reached.
         let (mut at, mut cost, mut first, mut safe) = (current, 0.0, None, true);
         while at != m {
-            let next = bounded(at, m, c);
-            if next == at || !l.bounds.allows(next) {
+            let next = next_hop(at, m, c);
+            if !worth_a_change(at, next, c) || !l.bounds.allows(next) {
                 safe = false;
                 break;
             }

@@ -82,9 +82,30 @@ pub fn bounded(current: MemoryMb, target: MemoryMb, c: &Constraints) -> MemoryMb
     target.clamp(lo, hi)
 }
 
-/// True when moving from `current` to `target` is a change worth deploying.
+/// The next size on the way from `current` to `target`, one run's move: the target when one
+/// run reaches it, else a full step toward it — unless that step would stop short of the
+/// target by less than a change worth deploying (from which no run could finish the way),
+/// in which case the rest of the way is split into two equal ratios. Every path the tuner
+/// plans is walked with this function, so a path it weighs is the path it takes.
+pub fn next_hop(current: MemoryMb, target: MemoryMb, c: &Constraints) -> MemoryMb {
+    let full = bounded(current, target, c);
+    if full == target || worth_a_change(full, target, c) {
+        return full;
+    }
+    let mid =
+        bounded(current, MemoryMb::clamped((f64::from(current.get()) * f64::from(target.get())).sqrt().round()), c);
+    if worth_a_change(current, mid, c) { mid } else { full }
+}
+
+/// True when moving from `current` to `target` is a change worth deploying: at least the
+/// policy's smallest step, or onto an end of the policy's range (nothing lies beyond it, so
+/// no larger change could reach it; at 192 MB the smallest step of 64 MB is a third of the
+/// memory, and the bottom of the range would stay out of reach).
 pub fn worth_a_change(current: MemoryMb, target: MemoryMb, c: &Constraints) -> bool {
-    current.get().abs_diff(target.get()) >= c.min_step_mb.max(1)
+    current != target
+        && (current.get().abs_diff(target.get()) >= c.min_step_mb.max(1)
+            || target == c.min_memory_mb
+            || target == c.max_memory_mb)
 }
 
 /// How a change goes out: a weighted canary where callers come through an alias.
@@ -111,6 +132,22 @@ mod tests {
         assert_eq!(step_range(mb(1024), &narrow), (mb(512), mb(768)));
         assert!(!worth_a_change(mb(1024), mb(1060), &c));
         assert!(worth_a_change(mb(1024), mb(1088), &c));
+        // The end of the range is worth reaching even by less than the smallest step.
+        assert!(worth_a_change(mb(184), mb(128), &c) && !worth_a_change(mb(184), mb(130), &c));
+        assert!(!worth_a_change(mb(128), mb(128), &c));
+    }
+
+    #[test]
+    fn a_path_never_ends_short_of_its_target_by_less_than_a_step() {
+        let c = Constraints::default();
+        // A full step from 400 toward 140 lands at 200, 60 MB short: no run could finish.
+        assert_eq!(bounded(mb(400), mb(140), &c), mb(200));
+        let first = next_hop(mb(400), mb(140), &c);
+        assert_eq!(first, mb(237));
+        assert_eq!(next_hop(first, mb(140), &c), mb(140));
+        // Far targets: full steps; reachable targets: the target.
+        assert_eq!(next_hop(mb(175), mb(1480), &c), mb(350));
+        assert_eq!(next_hop(mb(1024), mb(1480), &c), mb(1480));
     }
 
     #[test]
