@@ -69,7 +69,8 @@ impl DenseHist {
     }
 }
 
-/// What happened to one function version in one minute (or over a whole run).
+/// What happened to one function version in one minute (or, see [`Tally::add_to_totals`],
+/// over a whole run).
 #[derive(Debug, Clone, Default)]
 pub struct Tally {
     pub invocations: u64,
@@ -94,7 +95,10 @@ pub struct Tally {
 }
 
 impl Tally {
-    pub fn merge_into(&self, t: &mut Self) {
+    /// Adds this minute to a function's totals: every counter, and the histograms a report
+    /// reads (duration, latency). INIT and memory used are read per minute, from the stats
+    /// items, and are not totalled.
+    pub fn add_to_totals(&self, t: &mut Self) {
         t.invocations += self.invocations;
         t.cold_starts += self.cold_starts;
         t.errors += self.errors;
@@ -108,8 +112,6 @@ impl Tally {
         t.pc_invocations += self.pc_invocations;
         t.pc_billed_ms += self.pc_billed_ms;
         self.duration.merge_into(&mut t.duration);
-        self.init.merge_into(&mut t.init);
-        self.memory_used.merge_into(&mut t.memory_used);
         self.latency.merge_into(&mut t.latency);
     }
 

@@ -115,10 +115,22 @@ impl StatsLog {
         }
     }
 
-    /// Indices of the items of minutes `[from, to)` (items are in minute order).
+    /// Indices of the items of minutes `[from, to)` (items are in minute order). Reads are
+    /// mostly of the last few minutes: walked back from the end, by bisection beyond that.
     fn range(&self, from: Minute, to: Minute) -> Range<usize> {
-        let start = self.items.partition_point(|i| i.minute < from);
-        start..self.items.partition_point(|i| i.minute < to).max(start)
+        const WALK: usize = 16;
+        let before = |minute: Minute, below: usize| {
+            let mut i = below;
+            while i > 0 && below - i < WALK {
+                if self.items[i - 1].minute < minute {
+                    return i;
+                }
+                i -= 1;
+            }
+            if i == 0 { 0 } else { self.items.partition_point(|x| x.minute < minute) }
+        };
+        let end = before(to, self.items.len());
+        before(from.min(to), end)..end
     }
 
     /// The bucket entries of an item's histograms, one slice range per histogram.
@@ -239,6 +251,34 @@ mod tests {
         log.forget_before(Minute(4));
         assert_eq!(log.read(&f, Minute(0), Minute(6)), items[5..]);
         assert!(log.read(&f, Minute(6), Minute(9)).is_empty());
+    }
+
+    #[test]
+    fn reads_find_their_minutes_near_the_end_and_far_from_it() {
+        let mut log = StatsLog::default();
+        let memory = MemoryMb::new(512).unwrap();
+        // Minutes 0, 2, 4, ..., 198; minute 100 twice (two memory sizes).
+        for minute in (0..200).step_by(2) {
+            log.push(Minute(minute), memory, &tally(1, 1.0));
+            if minute == 100 {
+                log.push(Minute(minute), MemoryMb::new(1024).unwrap(), &tally(1, 1.0));
+            }
+        }
+        let minutes = |from: i64, to: i64| -> Vec<i64> {
+            log.range(Minute(from), Minute(to)).map(|i| log.items[i].minute.0).collect()
+        };
+        let expected = |from: i64, to: i64| -> Vec<i64> {
+            (0..200)
+                .step_by(2)
+                .filter(|m| (from..to).contains(m))
+                .flat_map(|m| if m == 100 { vec![m, m] } else { vec![m] })
+                .collect()
+        };
+        for (from, to) in
+            [(190, 200), (197, 300), (0, 200), (10, 21), (99, 101), (100, 102), (50, 40), (-5, 1), (300, 400)]
+        {
+            assert_eq!(minutes(from, to), expected(from, to), "[{from}, {to})");
+        }
     }
 
     #[test]

@@ -55,7 +55,7 @@ impl SimFunction {
                 aggregate(slot, service, window, t0, tally, &mut scratch.spread);
             }
             *usage += tally.usage(slot.pool.memory());
-            tally.merge_into(totals);
+            tally.add_to_totals(totals);
             if cfg.stats_retention_minutes > 0 {
                 stats.push(minute, slot.pool.memory(), tally);
                 stats.forget_before(minute.plus(-(cfg.stats_retention_minutes as i64)));

@@ -310,7 +310,7 @@ impl SimFunction {
         }
         tally.environments += u64::from(count - out.failed);
         self.usage += tally.usage(memory);
-        tally.merge_into(&mut self.totals);
+        tally.add_to_totals(&mut self.totals);
         self.warmups.sent += out.sent;
         self.warmups.landed_cold += out.landed_cold;
         self.warmups.failed += out.failed;
