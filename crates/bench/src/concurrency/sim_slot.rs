@@ -192,7 +192,8 @@ impl Autopilot for ConcurrencyAutopilot {
             // Once per slot of the plan (runs may come more often, and at any phase).
             if state.plan.as_ref().is_none_or(|_| state.forecast_origin != Some(origin)) {
                 state.forecast_origin = Some(origin);
-                let forecast = state.forecaster.forecast(now, self.policy.horizon_minutes);
+                // The slots decide whether to replan; the rest of the forecast only a new plan reads.
+                let mut forecast = state.forecaster.forecast_slots(now, self.policy.horizon_minutes);
                 let evidence = state.idle.evidence;
                 let reclaim = evidence
                     .reclaim_minutes(self.policy.assumed_reclaim_minutes, self.policy.keep_warm_period_minutes + 1);
@@ -204,7 +205,15 @@ impl Autopilot for ConcurrencyAutopilot {
                         init_ms: state.init_ms.unwrap_or(DEFAULT_INIT_MS),
                         idle_evidence: Some(evidence),
                     };
-                    let planner_state = PlannerState { provisioned: state.requested };
+                    state.forecaster.complete(&mut forecast);
+                    // The rounds going out keep the plan's top warm.
+                    let warm_top = state
+                        .plan
+                        .as_ref()
+                        .filter(|_| state.last_warm.is_some())
+                        .and_then(|p| p.slot_at(now, slot))
+                        .map_or(0, |s| s.keep_warm);
+                    let planner_state = PlannerState { provisioned: state.requested, warm_top };
                     let policy = if alias.is_some() {
                         self.policy.clone()
                     } else {

@@ -124,6 +124,16 @@ impl Tracker {
     /// Forecasts `horizon_minutes` from `now` (`now` at most the end of what was pushed), as
     /// [`super::forecast_load`] would from the same minutes.
     pub fn forecast(&mut self, now: Minute, horizon_minutes: u32) -> Forecast {
+        let mut forecast = self.forecast_slots(now, horizon_minutes);
+        self.complete(&mut forecast);
+        forecast
+    }
+
+    /// [`Self::forecast`] but for the figures that are not the model's — busy time per call
+    /// (`None`) and recent environments (empty) — which take a walk over up to a day of
+    /// minutes: for a caller that compares the slots with an earlier forecast first and may
+    /// not need them. [`Self::complete`] adds them.
+    pub fn forecast_slots(&mut self, now: Minute, horizon_minutes: u32) -> Forecast {
         let step = i64::from(self.config.slot_minutes.max(1));
         let origin = Minute(now.0.min(self.known_until.0).div_euclid(step) * step);
         let stale = match &self.model {
@@ -157,10 +167,17 @@ impl Tracker {
             model: model.kind,
             // Advancing counts every new bin; a refit counts those of its window.
             history_minutes: model.known_bins.min(self.window_bins()) as u64 * step as u64,
-            mean_duration_ms: self.mean_duration_ms(origin),
+            mean_duration_ms: None,
             slots,
-            recent_environments: recent_environments(self.environments.iter().copied(), origin),
+            recent_environments: Vec::new(),
         }
+    }
+
+    /// Adds to a forecast of [`Self::forecast_slots`] what [`Self::forecast`] has besides, for
+    /// its origin (call it before pushing more minutes).
+    pub fn complete(&self, forecast: &mut Forecast) {
+        forecast.mean_duration_ms = self.mean_duration_ms(forecast.origin);
+        forecast.recent_environments = recent_environments(self.environments.iter().copied(), forecast.origin);
     }
 
     fn window_bins(&self) -> usize {
@@ -265,6 +282,25 @@ mod tests {
         // Short history too: the recent-level model, and the first minutes of all.
         replay(&load, start, 10, 130, 0, same);
         assert_eq!(runs, 24);
+    }
+
+    #[test]
+    fn the_slots_first_then_the_rest_is_the_whole_forecast() {
+        let load = poisson_loads(0, 3 * DAY, 14, daily);
+        let config = ForecastConfig { max_history_days: 14, ..ForecastConfig::default() };
+        let (mut whole, mut parts) = (Tracker::new(Minute(0), config, 60), Tracker::new(Minute(0), config, 60));
+        for now in (2 * DAY + 2..2 * DAY + 200).step_by(5) {
+            let new: Vec<_> = load.iter().filter(|l| l.minute.0 >= now - 5 && l.minute.0 < now).copied().collect();
+            whole.push(&new, Minute(now));
+            parts.push(&new, Minute(now));
+            let expected = whole.forecast(Minute(now), 60);
+            let mut f = parts.forecast_slots(Minute(now), 60);
+            assert_eq!((f.mean_duration_ms, f.recent_environments.len()), (None, 0));
+            assert_eq!(f.slots, expected.slots);
+            parts.complete(&mut f);
+            assert_eq!(f, expected);
+            assert!(f.mean_duration_ms.is_some() && !f.recent_environments.is_empty());
+        }
     }
 
     #[test]
