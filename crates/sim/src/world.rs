@@ -271,9 +271,11 @@ impl SimFunction {
     pub(crate) fn warm(&mut self, version: &str, count: u32, now_ms: f64, cfg: &SimConfig) -> WarmupOutcome {
         let hold = cfg.warmup_hold_ms;
         let mut out = WarmupOutcome { sent: count, ..WarmupOutcome::default() };
+        // Counters here; the histograms a report reads straight into the totals (a fresh
+        // tally's dense histograms would be allocated and zeroed for every round).
         let mut tally = Tally::default();
         let memory = self.slot(version, cfg.pool).pool.memory();
-        let Self { slots, service, .. } = self;
+        let Self { slots, service, totals, .. } = self;
         let Some(slot) = slots.get_mut(version) else { return out };
         let m = &slot.model;
         for _ in 0..count {
@@ -291,15 +293,13 @@ impl SimFunction {
                     tally.invocations += 1;
                     tally.billed_ms += autopilot_core::cost::billed_ms(hold);
                     tally.busy_ms += hold;
-                    tally.duration.record(hold, 1);
-                    tally.memory_used.record(m.memory_needed_mb.min(f64::from(memory.get())), 1);
-                    tally.latency.record(hold + init, 1);
+                    totals.duration.record(hold, 1);
+                    totals.latency.record(hold + init, 1);
                     if placement == Placement::Cold {
                         out.landed_cold += 1;
                         tally.cold_starts += 1;
                         tally.billed_init_ms += autopilot_core::cost::billed_ms(init);
                         tally.busy_ms += init;
-                        tally.init.record(init, 1);
                     }
                     if placement == Placement::Provisioned {
                         tally.pc_invocations += 1;
