@@ -95,9 +95,10 @@ pub struct Tally {
 }
 
 impl Tally {
-    /// Adds this minute to a function's totals: every counter, and the histograms a report
-    /// reads (duration, latency). INIT and memory used are read per minute, from the stats
-    /// items, and are not totalled.
+    /// Adds this minute to a function's totals: every counter, and the duration histogram a
+    /// report reads. INIT and memory used are read per minute, from the stats items, and are
+    /// not totalled; latency, read only in total, is recorded straight into the totals by
+    /// whoever simulates the minute.
     pub fn add_to_totals(&self, t: &mut Self) {
         t.invocations += self.invocations;
         t.cold_starts += self.cold_starts;
@@ -112,7 +113,6 @@ impl Tally {
         t.pc_invocations += self.pc_invocations;
         t.pc_billed_ms += self.pc_billed_ms;
         self.duration.merge_into(&mut t.duration);
-        self.latency.merge_into(&mut t.latency);
     }
 
     pub fn clear(&mut self) {

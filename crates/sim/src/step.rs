@@ -48,12 +48,15 @@ impl SimFunction {
             let Self { slots, service, totals, usage, stats, .. } = self;
             let Some(slot) = slots.get_mut(version) else { continue };
             let tally = &mut scratch.tally;
+            // What callers wait is only totalled: it is recorded straight into the totals.
+            std::mem::swap(&mut tally.latency, &mut totals.latency);
             if n <= cfg.aggregate_threshold {
                 let mut buf = Scratch2 { times: &mut scratch.times, spread: &mut scratch.spread };
                 invocations(slot, service, window, t0, tally, &mut buf);
             } else {
                 aggregate(slot, service, window, t0, tally, &mut scratch.spread);
             }
+            std::mem::swap(&mut tally.latency, &mut totals.latency);
             *usage += tally.usage(slot.pool.memory());
             tally.add_to_totals(totals);
             if cfg.stats_retention_minutes > 0 {
