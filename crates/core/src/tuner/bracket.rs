@@ -9,11 +9,16 @@
 //! (cost in proportion to memory) predicts neither. So each run steps as far as the policy
 //! allows past the farthest measured size on the open side — the bracketing of a line
 //! search, which assumes no more of the cost curve than that it rises on both sides of its
-//! minimum. Once bracketed, the curve model and its expected improvement take over.
+//! minimum. Once bracketed, each side of the best wider than a quarter step (2^¼ at the
+//! default step bound) is halved in ratio: a dip between two measured sizes that neither
+//! shows is found no other way, and a probe inside the bracket costs at most about what its
+//! worse neighbour does. Then the curve model and its expected improvement take over.
 //!
-//! With a single size measured, not even the direction is known. The first move is half a
-//! step (in ratio) to the side the prior expects cheaper: whichever way the slope turns out,
-//! the next full step can then go past the start instead of coming back to it.
+//! With a single size measured below one vCPU, not even the direction is known (CPU-bound
+//! code costs about the same at every size there, code that waits costs in proportion to
+//! memory). The first move is half a step (in ratio) to the side the prior expects cheaper:
+//! whichever way the slope turns out, the next full step can then go past the start instead
+//! of coming back to it. Above one vCPU the prior's side (down) is a full step.
 
 use crate::domain::MemoryMb;
 
@@ -30,7 +35,7 @@ pub struct Step {
 }
 
 /// The next bracketing (or zooming) move from `current`, or `None` when the best measured
-/// size is bracketed by measured neighbours within half a step (or nothing measured meets
+/// size is bracketed by measured neighbours within a quarter step (or nothing measured meets
 /// the constraints, or no such move can be reached through sizes that meet them).
 pub fn step(l: &Landscape, current: MemoryMb) -> Option<Step> {
     let g = &l.policy.guardrails;
@@ -46,6 +51,7 @@ pub fn step(l: &Landscape, current: MemoryMb) -> Option<Step> {
     let best = *measured.iter().filter(|p| feasible(p)).min_by(|a, b| a.score().total_cmp(&b.score()))?;
     let worse = |p: &Prediction| !feasible(p) || p.score() > best.score() * (1.0 + tol);
     let half = l.policy.constraints.max_step_factor.sqrt();
+    let quarter = half.sqrt();
 
     // Each side: closed by a worse measured size, else open at the frontier (the farthest
     // measured size, none of them worse), to be pushed one step beyond — half a step while
@@ -62,7 +68,10 @@ pub fn step(l: &Landscape, current: MemoryMb) -> Option<Step> {
             continue;
         }
         let frontier = side.iter().map(|p| p.memory).fold(best.memory, |a, m| if down { a.min(m) } else { a.max(m) });
-        let factor = if measured.len() == 1 { half } else { l.policy.constraints.max_step_factor };
+        // Above one vCPU a single size already says which way for all but threaded code
+        // (single-threaded code gets no faster, so its cost grows with memory): a full step.
+        let unsure = measured.len() == 1 && best.memory <= MemoryMb::ONE_VCPU;
+        let factor = if unsure { half } else { l.policy.constraints.max_step_factor };
         if let Some(beyond) = beyond(l, frontier, factor, down) {
             open.push(l.predict(beyond));
         }
@@ -78,7 +87,7 @@ pub fn step(l: &Landscape, current: MemoryMb) -> Option<Step> {
             Some(Step { first, target, gain: gain(&target) })
         });
     }
-    // Bracketed: halve (in ratio) each side wider than half a step — a minimum between two
+    // Bracketed: halve (in ratio) each side wider than a quarter step — a minimum between two
     // measured sizes that neither shows is found no other way — the side where the model
     // expects the larger improvement first.
     let c = &l.policy.constraints;
@@ -86,8 +95,8 @@ pub fn step(l: &Landscape, current: MemoryMb) -> Option<Step> {
         .into_iter()
         .filter_map(|n| {
             let (b, m) = (f64::from(best.memory.get()), f64::from(n.memory.get()));
-            // 1% of slack: sizes are whole megabytes, so a half step is rarely exact.
-            if (m / b).ln().abs() <= half.ln() + 0.01 {
+            // 1% of slack: sizes are whole megabytes, so a quarter step is rarely exact.
+            if (m / b).ln().abs() <= quarter.ln() + 0.01 {
                 return None;
             }
             let target = l.predict(MemoryMb::clamped((b * m).sqrt().round()));

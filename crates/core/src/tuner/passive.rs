@@ -9,7 +9,7 @@
 //! 3. a hard constraint broken at the current size (out of memory, timeouts, headroom, p99
 //!    SLO, cost ceiling) → move toward sizes that meet it;
 //! 4. the optimum not yet bracketed by measured sizes (or a side of the bracket wider than
-//!    half a step) → step past the measured sizes, or halve the side (see [`super::bracket`]);
+//!    a quarter step) → step past the measured sizes, or halve the side (see [`super::bracket`]);
 //! 5. the size anywhere in the allowed range whose expected improvement, net of the
 //!    expected extra cost of the bounded steps to it, is largest, if it reaches the
 //!    tolerance and it and every step on the way meet the constraints at the policy's
@@ -184,7 +184,7 @@ fn tune(input: &PassiveInput, policy: &Policy, cost: &CostModel, settings: &Sett
     }
 
     // 4. The optimum is not bracketed by measured sizes yet: step past them, or halve a side
-    //    of the bracket wider than half a step (see [`bracket`]).
+    //    of the bracket wider than a quarter step (see [`bracket`]).
     if let Some(b) = bracket::step(&l, current) {
         let confidence = l.confidence_in(&b.target, &candidates);
         return MemoryDecision::Explore {

@@ -98,14 +98,14 @@ pub fn next_hop(current: MemoryMb, target: MemoryMb, c: &Constraints) -> MemoryM
 }
 
 /// True when moving from `current` to `target` is a change worth deploying: at least the
-/// policy's smallest step, or onto an end of the policy's range (nothing lies beyond it, so
-/// no larger change could reach it; at 192 MB the smallest step of 64 MB is a third of the
-/// memory, and the bottom of the range would stay out of reach).
+/// policy's smallest step, or at least half of it onto an end of the policy's range (nothing
+/// lies beyond an end, so no larger change could reach it: at 184 MB the smallest step of
+/// 64 MB is a third of the memory, and 128 MB would stay out of reach; a size within half a
+/// smallest step of the end counts as the end).
 pub fn worth_a_change(current: MemoryMb, target: MemoryMb, c: &Constraints) -> bool {
-    current != target
-        && (current.get().abs_diff(target.get()) >= c.min_step_mb.max(1)
-            || target == c.min_memory_mb
-            || target == c.max_memory_mb)
+    let step = current.get().abs_diff(target.get());
+    step >= c.min_step_mb.max(1)
+        || (step * 2 >= c.min_step_mb.max(1) && (target == c.min_memory_mb || target == c.max_memory_mb))
 }
 
 /// How a change goes out: a weighted canary where callers come through an alias.
@@ -134,6 +134,7 @@ mod tests {
         assert!(worth_a_change(mb(1024), mb(1088), &c));
         // The end of the range is worth reaching even by less than the smallest step.
         assert!(worth_a_change(mb(184), mb(128), &c) && !worth_a_change(mb(184), mb(130), &c));
+        assert!(!worth_a_change(mb(150), mb(128), &c), "within half a step of the end is the end");
         assert!(!worth_a_change(mb(128), mb(128), &c));
     }
 

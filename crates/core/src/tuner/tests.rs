@@ -109,10 +109,11 @@ fn passive_walks_past_a_local_minimum_to_an_optimum_beyond_one_step() {
     let price = |m: MemoryMb| cost.invocation(Architecture::X86_64, m, d(f64::from(m.get())));
     let policy = Policy::default();
     let mut history = BTreeMap::new();
-    // It starts at 256 MB, looks below, finds cost flat: 128 MB is (slightly) cheaper.
+    // It starts at 256 MB, looks below, finds cost flat: 128 MB is (slightly) cheaper. Once
+    // it has found the dip it may look around it for a while: where it ends is asserted.
     let mut current = mb(256);
     let mut path = vec![current];
-    for _ in 0..12 {
+    for _ in 0..24 {
         history.entry(current).or_insert_with(Counters::default).merge(&window_of(current, 2_000, d));
         let to = run(&input(current, &history, &[]), &policy).decision.target();
         let (lo, hi) = step_range(current, &policy.constraints);

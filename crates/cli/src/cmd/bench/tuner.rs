@@ -41,7 +41,7 @@ pub struct TunerArgs {
     #[arg(long, value_enum, default_value_t = Truth::Cubic)]
     pub truth: Truth,
     /// Instead of the benchmark: per-case diagnostics (to stderr) of the curves whose name
-    /// contains this text — each active SLO choice that breaks the SLO with its probes, and
+    /// contains this text (held-out synthetic curves included: `synthetic/`) — each active SLO choice that breaks the SLO with its probes, and
     /// each passive repetition that is slow to arrive or breaks the SLO, run by run.
     #[arg(long)]
     pub diagnose: Option<String>,
@@ -83,7 +83,8 @@ pub fn run(args: &TunerArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result
     };
     if let Some(name) = &args.diagnose {
         let settings = autopilot_core::tuner::Settings::default();
-        for t in curves.iter().filter(|t| t.name.contains(name.as_str())) {
+        let synthetic = tuner::synthetic::curves(opts.seed, opts.synthetic_curves, opts.truth);
+        for t in curves.iter().chain(&synthetic).filter(|t| t.name.contains(name.as_str())) {
             writeln!(err, "{}", tuner::diagnose::curve(t, &opts, &settings))?;
         }
         return Ok(());
