@@ -13,9 +13,17 @@ use autopilot_core::{FunctionRef, MemoryMb, Minute};
 
 use crate::acc::{DenseHist, Tally};
 
-/// Bits of a packed bucket entry that hold the count (the bucket number is above them).
-const COUNT_BITS: u32 = 48;
-const COUNT_MASK: u64 = (1 << COUNT_BITS) - 1;
+/// Bits of a packed bucket entry that hold the count; the bucket number (under 512) is above
+/// them. A larger count is kept as several entries of the same bucket, which every read adds.
+const COUNT_BITS: u32 = 23;
+const COUNT_MASK: u32 = (1 << COUNT_BITS) - 1;
+
+/// Packed entries of one bucket's count.
+fn pack(bucket: u16, n: u64) -> impl Iterator<Item = u32> {
+    let (full, rest) = (n / u64::from(COUNT_MASK), (n % u64::from(COUNT_MASK)) as u32);
+    let b = u32::from(bucket) << COUNT_BITS;
+    std::iter::repeat_n(b | COUNT_MASK, full as usize).chain((rest > 0).then_some(b | rest))
+}
 
 /// One item: the counters of a minute at a memory size, its histograms' sums and where their
 /// buckets are.
@@ -65,8 +73,8 @@ impl Counts {
 #[derive(Debug, Clone, Default)]
 pub(crate) struct StatsLog {
     items: VecDeque<Item>,
-    /// Nonzero buckets of the kept items' histograms, `bucket << 48 | count`, in item order.
-    buckets: VecDeque<u64>,
+    /// Nonzero buckets of the kept items' histograms, `bucket << 23 | count`, in item order.
+    buckets: VecDeque<u32>,
     /// Entries dropped from the front of `buckets` so far.
     dropped: u64,
 }
@@ -84,10 +92,9 @@ impl StatsLog {
                 continue;
             }
             sums[k] = sum;
-            for (b, n) in h.parts() {
-                self.buckets.push_back(u64::from(b) << COUNT_BITS | n.min(COUNT_MASK));
-                lens[k] += 1;
-            }
+            let before = self.buckets.len();
+            self.buckets.extend(h.parts().flat_map(|(b, n)| pack(b, n)));
+            lens[k] = (self.buckets.len() - before) as u32;
         }
         let counts = Counts {
             invocations: tally.invocations,
@@ -144,7 +151,7 @@ impl StatsLog {
     }
 
     fn unpack(&self, r: Range<usize>) -> impl Iterator<Item = (u16, u64)> + '_ {
-        self.buckets.range(r).map(|&e| ((e >> COUNT_BITS) as u16, e & COUNT_MASK))
+        self.buckets.range(r).map(|&e| ((e >> COUNT_BITS) as u16, u64::from(e & COUNT_MASK)))
     }
 
     /// The items of minutes `[from, to)`, as the stats table holds them.
@@ -251,6 +258,22 @@ mod tests {
         log.forget_before(Minute(4));
         assert_eq!(log.read(&f, Minute(0), Minute(6)), items[5..]);
         assert!(log.read(&f, Minute(6), Minute(9)).is_empty());
+    }
+
+    #[test]
+    fn counts_beyond_an_entry_s_width_read_back_whole() {
+        let f = FunctionRef::parse("orders").unwrap();
+        let mut t = tally(2, 1.0);
+        let huge = 3 * (1 << COUNT_BITS) + 5;
+        t.duration.add_bucket(300, huge, 0.0);
+        t.invocations += huge;
+        let mut log = StatsLog::default();
+        log.push(Minute(0), MemoryMb::new(512).unwrap(), &t);
+        let read = log.read(&f, Minute(0), Minute(1));
+        assert_eq!(read[0].counters, t.counters());
+        assert_eq!(read[0].counters.duration.count(), huge + 2);
+        let summary = log.summary(&f, Minute(0), Minute(1));
+        assert_eq!(summary, WindowSummary::from_minutes(f.clone(), Minute(0), Minute(1), &read).0);
     }
 
     #[test]
