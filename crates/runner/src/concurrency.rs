@@ -109,7 +109,9 @@ pub fn plan_for(
         now,
         &stored.forecast,
         &profile,
-        &PlannerState { provisioned: current },
+        // The stats the forecast read count the environments warm-up rounds hold among those
+        // alive now, so the rounds' top needs no saying here.
+        &PlannerState { provisioned: current, warm_top: 0 },
         &policy,
         &CostModel::default(),
     )

@@ -1,6 +1,7 @@
 //! The autopilot as the benchmark runs it: every 5 minutes, the core forecaster on the
 //! per-minute history it has observed, then the core planner; the PC level is requested a
-//! lead time ahead, warm-up rounds go out every `keepWarmPeriodMinutes`.
+//! lead time ahead, and a warm-up round goes out when the plan's top level has idled
+//! `keepWarmPeriodMinutes` (callers that keep it busy make the round unnecessary).
 
 use std::collections::VecDeque;
 
@@ -8,7 +9,7 @@ use autopilot_core::decision::ConcurrencyPlan;
 use autopilot_core::forecast::{ForecastConfig, forecast_load};
 use autopilot_core::observe::MinuteLoad;
 use autopilot_core::planner::evidence::IdleEvidence;
-use autopilot_core::planner::warmup::round_hold_ms;
+use autopilot_core::planner::warmup::{LevelTouches, round_hold_ms};
 use autopilot_core::planner::{PlannerState, plan};
 use autopilot_core::policy::ConcurrencyPolicy;
 use autopilot_core::{FunctionRef, Minute};
@@ -20,6 +21,8 @@ use super::setup;
 /// autopilot wants to have seen end (alive or cold) before it stops probing: twice the
 /// weight the planner gives its prior.
 pub const ENOUGH_EVIDENCE: f64 = 8.0;
+/// Minutes before a slot that its warm-up rounds go out.
+pub const WARM_LEAD_MINUTES: i64 = 1;
 /// While exploring, one warm-up round in this many starts a probe.
 pub const EXPLORE_EVERY: u64 = 3;
 
@@ -54,6 +57,9 @@ pub struct Autopilot {
     last_touch: Option<Minute>,
     pending_probe: Option<(Minute, i64)>,
     probes: Vec<(i64, bool)>,
+    /// When each level was last in use: a round goes out only when its top level idled a
+    /// keep-warm period (traffic that keeps its environments busy needs no warm-up calls).
+    touched: LevelTouches,
     /// Plans made and time spent planning (forecast + plan), for the benchmark's figures.
     pub plans: u64,
 }
@@ -81,6 +87,7 @@ impl Autopilot {
             last_touch: None,
             pending_probe: None,
             probes: Vec::new(),
+            touched: LevelTouches::default(),
             plans: 0,
         }
     }
@@ -97,7 +104,11 @@ impl Autopilot {
         }
         let load = self.history.make_contiguous();
         let forecast = forecast_load(load, &[], self.history_from, now, self.policy.horizon_minutes, &self.config);
-        let state = PlannerState { provisioned: self.requested };
+        // The rounds going out keep the plan's top warm (the history holds only minutes with
+        // calls, so the environments the rounds alone keep are not among those seen alive).
+        let warm_top =
+            self.plan.as_ref().and_then(|p| p.slot_at(now, self.policy.slot_minutes)).map_or(0, |s| s.keep_warm);
+        let state = PlannerState { provisioned: self.requested, warm_top };
         let mut evidence = IdleEvidence::from_history(load, &self.rounds_sent, &self.pc_minutes, self.observed_from);
         for &(spell, cold) in &self.probes {
             evidence.add_probe(spell, cold);
@@ -128,9 +139,15 @@ impl Policy for Autopilot {
                 action.provisioned = Some(level);
             }
         }
-        let period = i64::from(self.policy.keep_warm_period_minutes.max(1));
-        if self.policy.keep_warm && now.0.rem_euclid(period) == 0 {
-            action.warm = plan.slot_at(now, slot).map_or(0, |s| s.keep_warm);
+        // The next slot's rounds go out a minute early: a round that finds an environment
+        // gone lands cold and holds it through its INIT, and a caller then would start cold too.
+        let top = [now, now.plus(WARM_LEAD_MINUTES)]
+            .into_iter()
+            .map(|t| plan.slot_at(t, slot).map_or(0, |s| s.keep_warm))
+            .max()
+            .unwrap_or(0);
+        if self.policy.keep_warm && self.touched.round_due(top, now, self.policy.keep_warm_period_minutes, 1) {
+            action.warm = top;
             // Only a function that idles (one environment kept warm, no PC) has idle spells to
             // learn from; a busy one never would, and holding its rounds costs cold starts.
             let single = action.warm == 1 && self.requested == 0;
@@ -151,6 +168,7 @@ impl Policy for Autopilot {
                 }
             }
             if action.warm > 0 {
+                self.touched.touch(now, u64::from(action.warm));
                 if let Some(s) = spell.filter(|_| single) {
                     self.pending_probe = Some((now, s));
                 }
@@ -166,6 +184,7 @@ impl Policy for Autopilot {
     }
 
     fn observe(&mut self, obs: &MinuteObs) {
+        self.touched.touch(obs.minute, u64::from(obs.peak_busy));
         if let Some((minute, spell)) = self.pending_probe.take()
             && minute == obs.minute
         {

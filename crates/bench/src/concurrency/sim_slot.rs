@@ -206,7 +206,14 @@ impl Autopilot for ConcurrencyAutopilot {
                         idle_evidence: Some(evidence),
                     };
                     state.forecaster.complete(&mut forecast);
-                    let planner_state = PlannerState { provisioned: state.requested };
+                    // The rounds going out keep the plan's top warm.
+                    let warm_top = state
+                        .plan
+                        .as_ref()
+                        .filter(|_| state.last_warm.is_some())
+                        .and_then(|p| p.slot_at(now, slot))
+                        .map_or(0, |s| s.keep_warm);
+                    let planner_state = PlannerState { provisioned: state.requested, warm_top };
                     let policy = if alias.is_some() {
                         self.policy.clone()
                     } else {

@@ -51,6 +51,9 @@ pub struct SlotLevels {
     /// Probability that level j was entered within the last R of the slot: alive at the start
     /// of the next slot.
     pub alive_after: Vec<f64>,
+    /// Probability that level j is alive when the slot starts (what the traffic before left):
+    /// a warm-up round that starts keeping a level warm lands cold on it otherwise.
+    pub alive_start: Vec<f64>,
     /// Level 1's cold starts as far as the history has shown them (see
     /// [`Self::calibrate_first_level`]); `None` = as `cold[0]`.
     pub first_cold_shown: Option<f64>,
@@ -99,6 +102,7 @@ impl SlotLevels {
             mean_rate: lambdas.iter().zip(SCENARIO_WEIGHTS).map(|(l, w)| l * w).sum(),
             entries_first: None,
             alive_after: vec![0.0; levels],
+            alive_start: vec![0.0; levels],
             first_cold_shown: None,
         };
         // Cold starts at each level with the environment alive at the start as in steady state
@@ -117,6 +121,9 @@ impl SlotLevels {
         }
         for (lambda, weight) in scenarios {
             if lambda <= 0.0 {
+                for (j, a) in out.alive_start.iter_mut().enumerate() {
+                    *a += weight * start.at(j + 1).unwrap_or(0.0);
+                }
                 continue;
             }
             poisson_pmf(lambda * duration_s, &mut pmf);
@@ -141,6 +148,7 @@ impl SlotLevels {
                 out.cold[j - 1] += weight * (steady + (1.0 - stay - alive) * entered).max(0.0);
                 absent[j - 1] += weight * (steady + (1.0 - stay) * entered);
                 out.alive_after[j - 1] += weight * (1.0 - stay);
+                out.alive_start[j - 1] += weight * alive;
             }
         }
         for ((exposed, absent), cold) in out.exposed.iter_mut().zip(&absent).zip(&out.cold) {

@@ -41,7 +41,7 @@ use crate::policy::ConcurrencyPolicy;
 use evidence::IdleEvidence;
 use levels::{FirstLevelEvidence, LevelsAtStart, SlotLevels};
 use prices::UnitPrices;
-use search::{BUDGET_PENALTY_USD, Choice, SlotEval, path_money, plan_levels};
+use search::{BUDGET_PENALTY_USD, Choice, Held, SlotEval, path_money, plan_levels};
 
 /// Mean duration assumed when a function has no traffic history at all (ms).
 pub const DEFAULT_DURATION_MS: f64 = 100.0;
@@ -68,6 +68,10 @@ pub struct FunctionProfile {
 pub struct PlannerState {
     /// Provisioned concurrency currently requested on the alias.
     pub provisioned: u32,
+    /// Highest level the warm-up rounds now going out keep warm (0 = none): levels up to it
+    /// are alive, and keeping them warm costs no round landing cold.
+    #[serde(default)]
+    pub warm_top: u32,
 }
 
 /// Plans the horizon of `forecast` for `function`.
@@ -132,8 +136,9 @@ pub fn plan(
             .map(|lv| SlotEval::new(lv, &prices, rounds, policy.keep_warm, max_pc, (penalty, budgeted)))
             .collect();
         let alone: Vec<Choice> = evals.iter().map(SlotEval::standalone).collect();
-        let path = plan_levels(&evals, &alone, state.provisioned);
-        let money = path_money(&evals, &path, state.provisioned);
+        let held = Held { provisioned: state.provisioned, warm_top: state.warm_top };
+        let path = plan_levels(&evals, &alone, held);
+        let money = path_money(&evals, &path, held);
         (evals, alone, path, money)
     };
     let (evals, alone, path, bound) = match budget {
@@ -177,7 +182,7 @@ pub fn plan(
         keep_warm_period_minutes: if policy.keep_warm { policy.keep_warm_period_minutes } else { 0 },
         keep_warm_hold_ms: if policy.keep_warm { policy.keep_warm_hold_ms } else { 0 },
     };
-    let mut prev = state.provisioned;
+    let mut prev = Held { provisioned: state.provisioned, warm_top: state.warm_top };
     for (i, slot) in forecast.slots.iter().enumerate() {
         let p99 = slot.invocations_per_minute.p99();
         let Some(choice) = path.get(i) else {
@@ -207,7 +212,7 @@ pub fn plan(
             forecast_p99_per_minute: p99,
             expected_cold_starts: cold,
         });
-        prev = choice.provisioned;
+        prev = Held::from(choice);
     }
     plan
 }

@@ -46,6 +46,9 @@ pub struct SlotEval<'a> {
     pc_net: Vec<f64>,
     cold_suffix: Vec<f64>,
     exposed_prefix: Vec<f64>,
+    /// `dead_prefix[j]`: expected levels up to j whose environment is gone when the slot
+    /// starts (a round that starts keeping them warm lands cold on them: INIT, no caller).
+    dead_prefix: Vec<f64>,
     /// `best_top[x]`: the warm-up top K ≥ x minimising `rounds·ping·K + (INIT + penalty)·cold
     /// above K`, the only part of the objective that depends on K (so each PC level's best
     /// warm-up top is a look-up, not a scan).
@@ -65,9 +68,11 @@ impl<'a> SlotEval<'a> {
         let n = levels.levels();
         let mut pc_net = vec![0.0; n + 1];
         let mut exposed_prefix = vec![0.0; n + 1];
+        let mut dead_prefix = vec![0.0; n + 1];
         for j in 1..=n {
             pc_net[j] = pc_net[j - 1] + prices.pc_level - levels.busy[j - 1] * prices.pc_busy_saving;
             exposed_prefix[j] = exposed_prefix[j - 1] + levels.exposed[j - 1];
+            dead_prefix[j] = dead_prefix[j - 1] + (1.0 - levels.alive_start[j - 1]).clamp(0.0, 1.0);
         }
         let mut cold_suffix = vec![0.0; n + 2];
         for j in (1..=n).rev() {
@@ -89,6 +94,7 @@ impl<'a> SlotEval<'a> {
             pc_net,
             cold_suffix,
             exposed_prefix,
+            dead_prefix,
             best_top,
         }
     }
@@ -147,13 +153,18 @@ impl<'a> SlotEval<'a> {
         }
     }
 
-    /// The best warm-up top for PC level `p`.
+    /// The best warm-up top for PC level `p` (no warm-up included).
     pub fn choice(&self, p: u32) -> Choice {
+        let none = self.evaluate(p as usize, 0);
+        self.warmed(p).filter(|w| w.objective < none.objective).unwrap_or(none)
+    }
+
+    /// The best choice for PC level `p` with warm-up rounds above it, if any can be sent.
+    fn warmed(&self, p: u32) -> Option<Choice> {
         let p = p as usize;
         let n = self.levels.levels();
-        let best = self.evaluate(p, 0);
         if !self.keep_warm || p >= n {
-            return best;
+            return None;
         }
         // Rounds of several calls: the look-up; a round of one (only without PC) apart.
         let several = self.best_top[(p + 1).max(2).min(n + 1)];
@@ -162,7 +173,7 @@ impl<'a> SlotEval<'a> {
             .into_iter()
             .filter(|&k| k > p && k <= n)
             .map(|k| self.evaluate(p, k))
-            .fold(best, |b, c| if c.objective < b.objective { c } else { b })
+            .min_by(|a, b| a.objective.total_cmp(&b.objective))
     }
 
     /// The best choice of this slot on its own.
@@ -173,54 +184,87 @@ impl<'a> SlotEval<'a> {
             .fold(self.choice(0), |best, c| if c.objective < best.objective { c } else { best })
     }
 
-    /// Money and cold starts of moving from `prev` PC to `choice` at the start of this slot.
-    pub fn transition(&self, prev: u32, choice: &Choice) -> (f64, f64) {
-        let (prev, next) = (prev as usize, choice.provisioned as usize);
-        if next > prev {
-            // Requested a lead time ahead: one more billing step for the added levels.
-            return ((next - prev) as f64 * self.prices.pc_level, 0.0);
-        }
+    /// The choices the horizon's search weighs for PC level `p`: the best warm-up top, and no
+    /// warm-up at all — a round that starts keeping levels warm lands cold
+    /// on those gone since ([`Self::transition`]), so whether to keep warm depends on the
+    /// slots around, not on this one alone.
+    pub fn options(&self, p: u32) -> [Choice; 2] {
+        let none = self.evaluate(p as usize, 0);
+        [self.warmed(p).unwrap_or(none), none]
+    }
+
+    /// Money and cold starts of moving from what `prev` held (PC and warm-up top) to `choice`
+    /// at the start of this slot.
+    pub fn transition(&self, prev: Held, choice: &Choice) -> (f64, f64) {
         let n = self.levels.levels();
-        let (from, to) = (next.min(n), prev.min(n));
+        let (held_pc, next) = (prev.provisioned as usize, choice.provisioned as usize);
+        // Levels the new warm-up top reaches above everything held before: the first round
+        // lands cold on those whose environment is gone (INIT, no caller waiting).
+        let held = held_pc.max(prev.warm_top as usize).max(next).min(n);
+        let top = (choice.warm_top as usize).min(n);
+        let revived = if top > held { self.dead_prefix[top] - self.dead_prefix[held] } else { 0.0 };
+        let revival = revived * self.prices.init;
+        if next > held_pc {
+            // Requested a lead time ahead: one more billing step for the added levels.
+            return ((next - held_pc) as f64 * self.prices.pc_level + revival, 0.0);
+        }
+        let (from, to) = (next.min(n), held_pc.min(n));
         // Exposed levels under the warm-up top get a warm-up call that lands cold (INIT, no
         // waiting caller); the others meet their first caller cold.
         let warm_to = (choice.warm_top as usize).clamp(from, to);
         let pinged = (warm_to - from) as f64;
         let cold = self.exposed_prefix[to] - self.exposed_prefix[warm_to];
-        (pinged * self.prices.init + cold * self.prices.init, cold)
+        (pinged * self.prices.init + cold * self.prices.init + revival, cold)
     }
 
-    pub fn transition_objective(&self, prev: u32, choice: &Choice) -> f64 {
+    pub fn transition_objective(&self, prev: Held, choice: &Choice) -> f64 {
         let (money, cold) = self.transition(prev, choice);
         money + self.penalty() * cold
     }
 }
 
-/// Money of a path (slots' extra money plus transitions) from `current`.
-pub fn path_money(slots: &[SlotEval<'_>], path: &[Choice], current: u32) -> f64 {
+/// What is kept warm when a slot starts: the PC level and the warm-up rounds' top.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Held {
+    pub provisioned: u32,
+    pub warm_top: u32,
+}
+
+impl From<&Choice> for Held {
+    fn from(c: &Choice) -> Self {
+        Self { provisioned: c.provisioned, warm_top: c.warm_top }
+    }
+}
+
+/// Money of a path (slots' extra money plus transitions) from what is held now.
+pub fn path_money(slots: &[SlotEval<'_>], path: &[Choice], current: Held) -> f64 {
     let mut prev = current;
     let mut money = 0.0;
     for (eval, c) in slots.iter().zip(path) {
         money += c.extra_money + eval.transition(prev, c).0;
-        prev = c.provisioned;
+        prev = Held::from(c);
     }
     money
 }
 
-/// The PC level of each slot minimising the summed objective, starting from `current`.
-/// Candidates are the levels each slot would choose alone, the current level and zero.
-pub fn plan_levels(slots: &[SlotEval<'_>], alone: &[Choice], current: u32) -> Vec<Choice> {
+/// The choice of each slot minimising the summed objective, starting from what is held now.
+/// Candidate PC levels are the levels each slot would choose alone, the current level and
+/// zero; each with its best warm-up top and without warm-up ([`SlotEval::options`]), so that
+/// the path carries both the PC level and whether rounds keep going.
+pub fn plan_levels(slots: &[SlotEval<'_>], alone: &[Choice], current: Held) -> Vec<Choice> {
     if slots.is_empty() {
         return Vec::new();
     }
     let mut candidates: Vec<u32> = alone.iter().map(|c| c.provisioned).collect();
     candidates.push(0);
-    candidates.push(current.min(slots.iter().map(SlotEval::max_provisioned).max().unwrap_or(0)));
+    candidates.push(current.provisioned.min(slots.iter().map(SlotEval::max_provisioned).max().unwrap_or(0)));
     candidates.sort_unstable();
     candidates.dedup();
-    let m = candidates.len();
-    let choices: Vec<Vec<Choice>> =
-        slots.iter().map(|s| candidates.iter().map(|&p| s.choice(p.min(s.max_provisioned()))).collect()).collect();
+    let choices: Vec<Vec<Choice>> = slots
+        .iter()
+        .map(|s| candidates.iter().flat_map(|&p| s.options(p.min(s.max_provisioned()))).collect())
+        .collect();
+    let m = choices[0].len();
     let mut cost = vec![f64::INFINITY; m];
     let mut back = vec![vec![0usize; m]; slots.len()];
     for (c, choice) in choices[0].iter().enumerate() {
@@ -233,7 +277,7 @@ pub fn plan_levels(slots: &[SlotEval<'_>], alone: &[Choice], current: u32) -> Ve
                 continue;
             }
             for (prev, &prev_cost) in cost.iter().enumerate() {
-                let total = prev_cost + slots[s].transition_objective(choices[s - 1][prev].provisioned, choice);
+                let total = prev_cost + slots[s].transition_objective(Held::from(&choices[s - 1][prev]), choice);
                 if total < next[c] {
                     next[c] = total;
                     back[s][c] = prev;

@@ -44,7 +44,7 @@ fn run(rates: &[f64], current_pc: u32, policy: &ConcurrencyPolicy) -> Concurrenc
         NOW,
         &forecast(rates),
         &profile(),
-        &PlannerState { provisioned: current_pc },
+        &PlannerState { provisioned: current_pc, warm_top: 0 },
         policy,
         &CostModel::default(),
     )
@@ -187,4 +187,29 @@ fn the_history_of_idle_calls_decides_keep_warm_for_timers() {
     assert!(always_cold.expected_cost_usd <= always_cold.baseline_cost_usd * 1.05);
     let never_cold = with(history(false));
     assert!(never_cold.slots.iter().all(|s| s.keep_warm == 0), "{never_cold:?}");
+}
+
+#[test]
+fn starting_keep_warm_pays_the_round_that_lands_cold_and_going_on_does_not() {
+    // One call every 500 minutes: a warm-up every 4 minutes costs less than the chance of a
+    // cold call is worth (at the default price of a cold start), but the first round finds
+    // the environment gone and pays its INIT.
+    let f = FunctionRef::parse("rare:live").unwrap();
+    let with = |slots: usize, warm_top: u32| {
+        let state = PlannerState { provisioned: 0, warm_top };
+        plan(&f, NOW, &forecast(&vec![0.002; slots]), &profile(), &state, &keep_warm(), &CostModel::default())
+    };
+    // One slot ahead: not worth starting for, worth going on with.
+    assert_eq!(with(1, 0).slots[0].keep_warm, 0, "{:?}", with(1, 0));
+    assert_eq!(with(1, 1).slots[0].keep_warm, 1);
+    // An hour ahead: the landing-cold round is paid once for twelve slots, and the plan starts.
+    assert!(with(12, 0).slots.iter().all(|s| s.keep_warm == 1), "{:?}", with(12, 0));
+}
+
+#[test]
+fn keep_warm_is_not_switched_off_for_a_single_quiet_slot() {
+    // A quiet slot between two warm ones: switching rounds off and on again would land the
+    // next round cold, which costs more than the rounds it saves.
+    let plan = run(&[0.05, 0.05, 0.05, 0.0005, 0.05, 0.05, 0.05, 0.05, 0.05, 0.05, 0.05, 0.05], 0, &keep_warm());
+    assert!(plan.slots.iter().all(|s| s.keep_warm == 1), "{plan:?}");
 }
