@@ -18,7 +18,7 @@
 //! code costs about the same at every size there, code that waits costs in proportion to
 //! memory). The first move is half a step (in ratio) to the side the prior expects cheaper:
 //! whichever way the slope turns out, the next full step can then go past the start instead
-//! of coming back to it. Above one vCPU the prior's side (down) is a full step.
+//! of coming back to it. From one vCPU up, the prior's side (down) is a full step.
 
 use crate::domain::MemoryMb;
 
@@ -68,9 +68,10 @@ pub fn step(l: &Landscape, current: MemoryMb) -> Option<Step> {
             continue;
         }
         let frontier = side.iter().map(|p| p.memory).fold(best.memory, |a, m| if down { a.min(m) } else { a.max(m) });
-        // Above one vCPU a single size already says which way for all but threaded code
-        // (single-threaded code gets no faster, so its cost grows with memory): a full step.
-        let unsure = measured.len() == 1 && best.memory <= MemoryMb::ONE_VCPU;
+        // From one vCPU up a single size already says which way for all but threaded code
+        // (single-threaded code gets no faster above it, so its cost grows with memory): a
+        // full step.
+        let unsure = measured.len() == 1 && best.memory < MemoryMb::ONE_VCPU;
         let factor = if unsure { half } else { l.policy.constraints.max_step_factor };
         if let Some(beyond) = beyond(l, frontier, factor, down) {
             open.push(l.predict(beyond));
@@ -109,10 +110,11 @@ pub fn step(l: &Landscape, current: MemoryMb) -> Option<Step> {
     middles.into_iter().next()
 }
 
-/// The size `factor` beyond `frontier` (down or up), within one step of it and the bounds;
-/// the end of the allowed range when that lands less than a worthwhile change from it
-/// (else the end could never be reached); the full step when `factor` is not a
-/// worthwhile change. `None` when nothing worthwhile lies beyond.
+/// The size `factor` beyond `frontier` (down or up), within one step of it and the bounds
+/// (the full step when `factor` is not a worthwhile change); the end of the allowed range
+/// instead when that lands less than a worthwhile change from it (else the end could never
+/// be reached: 304 → 152 MB leaves 128 MB 24 MB away). `None` when nothing worthwhile lies
+/// beyond.
 fn beyond(l: &Landscape, frontier: MemoryMb, factor: f64, down: bool) -> Option<MemoryMb> {
     let c = &l.policy.constraints;
     let (lo, hi) = step_range(frontier, c);
@@ -123,7 +125,8 @@ fn beyond(l: &Landscape, frontier: MemoryMb, factor: f64, down: bool) -> Option<
         to = if down { lo } else { hi };
     }
     to = to.clamp(l.bounds.lo, l.bounds.hi);
-    if to != end && !worth_a_change(to, end, c) && (lo..=hi).contains(&end) {
+    if to != end && !worth_a_change(to, end, c) {
+        // The way there is split so that no run stops short of it (see [`next_hop`]).
         to = end;
     }
     (to != frontier && worth_a_change(frontier, to, c)).then_some(to)
