@@ -184,13 +184,14 @@ impl<'a> SlotEval<'a> {
             .fold(self.choice(0), |best, c| if c.objective < best.objective { c } else { best })
     }
 
-    /// The choices the horizon's search weighs for PC level `p`: the best warm-up top, and no
-    /// warm-up at all — a round that starts keeping levels warm lands cold
-    /// on those gone since ([`Self::transition`]), so whether to keep warm depends on the
-    /// slots around, not on this one alone.
+    /// The choices the horizon's search weighs for PC level `p`: the best on its own, and no
+    /// warm-up at all — a round that starts keeping levels warm lands cold on those gone
+    /// since ([`Self::transition`]), so a slot that would keep warm on its own may do better
+    /// not to start. (Offering every slot its best warm-up top as well, so that rounds could
+    /// also go on through a slot that alone would not keep warm, kept rounds landing cold on
+    /// a daily ramp and added cold starts over on-demand in `bench`'s synthetic day.)
     pub fn options(&self, p: u32) -> [Choice; 2] {
-        let none = self.evaluate(p as usize, 0);
-        [self.warmed(p).unwrap_or(none), none]
+        [self.choice(p), self.evaluate(p as usize, 0)]
     }
 
     /// Money and cold starts of moving from what `prev` held (PC and warm-up top) to `choice`

@@ -205,11 +205,3 @@ fn starting_keep_warm_pays_the_round_that_lands_cold_and_going_on_does_not() {
     // An hour ahead: the landing-cold round is paid once for twelve slots, and the plan starts.
     assert!(with(12, 0).slots.iter().all(|s| s.keep_warm == 1), "{:?}", with(12, 0));
 }
-
-#[test]
-fn keep_warm_is_not_switched_off_for_a_single_quiet_slot() {
-    // A quiet slot between two warm ones: switching rounds off and on again would land the
-    // next round cold, which costs more than the rounds it saves.
-    let plan = run(&[0.05, 0.05, 0.05, 0.0005, 0.05, 0.05, 0.05, 0.05, 0.05, 0.05, 0.05, 0.05], 0, &keep_warm());
-    assert!(plan.slots.iter().all(|s| s.keep_warm == 1), "{plan:?}");
-}
