@@ -93,7 +93,13 @@ impl StatsLog {
             }
             sums[k] = sum;
             let before = self.buckets.len();
-            self.buckets.extend(h.parts().flat_map(|(b, n)| pack(b, n)));
+            for (b, n) in h.parts() {
+                if n <= u64::from(COUNT_MASK) {
+                    self.buckets.push_back(u32::from(b) << COUNT_BITS | n as u32);
+                } else {
+                    self.buckets.extend(pack(b, n));
+                }
+            }
             lens[k] = (self.buckets.len() - before) as u32;
         }
         let counts = Counts {
