@@ -77,10 +77,16 @@ pub fn step(l: &Landscape, current: MemoryMb) -> Option<Step> {
             open.push(l.predict(beyond));
         }
     }
-    // Both open (one size measured, or all within the tolerance): the side the model
-    // expects cheaper first.
-    open.sort_by(|a, b| a.expected.total_cmp(&b.expected));
+    // Both open with one size measured: the side the model expects cheaper first. Both open
+    // with several measured, all within the tolerance (flat cost: CPU-bound code below one
+    // vCPU): the larger side first — as cheap, faster, and further from the memory pressure
+    // that makes the smallest sizes slower than their CPU share; the model's preference
+    // there is its prior's, which flat measurements have just contradicted.
     let reference = best.score();
+    open.sort_by(|a, b| a.expected.total_cmp(&b.expected));
+    if measured.len() > 1 && best.memory < MemoryMb::ONE_VCPU {
+        open.sort_by_key(|p| std::cmp::Reverse(p.memory));
+    }
     let gain = |t: &Prediction| l.improvement(t, reference) / reference;
     if !open.is_empty() {
         return open.into_iter().find_map(|target| {
