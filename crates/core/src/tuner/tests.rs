@@ -167,6 +167,49 @@ fn from_one_size_the_first_move_is_half_a_step_and_then_full_steps_toward_the_op
 }
 
 #[test]
+fn from_one_vcpu_up_the_first_move_is_a_full_step_down() {
+    // One size measured at one vCPU: single-threaded code gets no faster above it.
+    let d = |m: f64| 5.0 + 1.0e5 / m.min(1769.0);
+    let policy = Policy::default();
+    let path = walk(mb(1769), 1, &policy, d);
+    assert_eq!(path[1], mb(885), "{path:?}");
+}
+
+#[test]
+fn flat_cost_below_one_vcpu_is_followed_upward() {
+    // CPU-bound code measured at 300 and 212 MB: the same cost within the tolerance, both
+    // sides open. The next move goes up past 300 MB, not down toward the prior's side.
+    let d = |m: f64| 1.0e5 / m;
+    let policy = Policy::default();
+    let mut history = BTreeMap::new();
+    for m in [300, 212] {
+        history.insert(mb(m), window_of(mb(m), 2_000, d));
+    }
+    let out = run(&input(mb(212), &history, &[]), &policy);
+    assert!(
+        matches!(out.decision, MemoryDecision::Explore { to, .. } if to == mb(424)),
+        "a full step up toward 600 MB: {:?}",
+        out.decision
+    );
+}
+
+#[test]
+fn a_step_that_would_stop_just_short_of_the_range_end_heads_for_the_end() {
+    // Waiting code measured at 608 and 304 MB: cost falls toward 128 MB, and a full step
+    // from 304 would stop at 152, 24 MB short of it: the way is split to end at 128.
+    let d = |m: f64| 40.0 + 2_000.0 / m;
+    let policy = Policy::default();
+    let mut history = BTreeMap::new();
+    for m in [608, 304] {
+        history.insert(mb(m), window_of(mb(m), 2_000, d));
+    }
+    let first = run(&input(mb(304), &history, &[]), &policy).decision.target();
+    assert_eq!(first, mb(197));
+    history.insert(first, window_of(first, 2_000, d));
+    assert_eq!(run(&input(first, &history, &[]), &policy).decision.target(), mb(128));
+}
+
+#[test]
 fn a_bracketed_optimum_is_zoomed_into_where_neither_neighbour_shows_it() {
     // Threaded code (faster above one vCPU too) with an 8% dip near 1,448 MB. Measured at
     // 512, 1024 and 2048 MB, the best is 1024 and both neighbours are worse: the optimum is
