@@ -250,8 +250,8 @@ pub fn path_money(slots: &[SlotEval<'_>], path: &[Choice], current: Held) -> f64
 
 /// The choice of each slot minimising the summed objective, starting from what is held now.
 /// Candidate PC levels are the levels each slot would choose alone, the current level and
-/// zero; each with its best warm-up top and without warm-up ([`SlotEval::options`]), so that
-/// the path carries both the PC level and whether rounds keep going.
+/// zero; each as the slot would take it alone and without warm-up ([`SlotEval::options`]), so
+/// that the path carries both the PC level and whether rounds go out.
 pub fn plan_levels(slots: &[SlotEval<'_>], alone: &[Choice], current: Held) -> Vec<Choice> {
     if slots.is_empty() {
         return Vec::new();
