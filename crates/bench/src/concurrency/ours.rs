@@ -52,9 +52,8 @@ pub struct Autopilot {
     probe_spell: i64,
     reclaim_minutes: u32,
     rounds: u64,
-    /// Last minute a call or a round touched the function, and the idle spell a round sent
-    /// this minute ends (its outcome comes with the minute's observation).
-    last_touch: Option<Minute>,
+    /// The idle spell a round sent this minute ends (its outcome comes with the minute's
+    /// observation).
     pending_probe: Option<(Minute, i64)>,
     probes: Vec<(i64, bool)>,
     /// When each level was last in use: a round goes out only when its top level idled a
@@ -84,7 +83,6 @@ impl Autopilot {
             probe_spell: 0,
             reclaim_minutes: ConcurrencyPolicy::default().assumed_reclaim_minutes,
             rounds: 0,
-            last_touch: None,
             pending_probe: None,
             probes: Vec::new(),
             touched: LevelTouches::default(),
@@ -151,7 +149,8 @@ impl Policy for Autopilot {
             // Only a function that idles (one environment kept warm, no PC) has idle spells to
             // learn from; a busy one never would, and holding its rounds costs cold starts.
             let single = action.warm == 1 && self.requested == 0;
-            let spell = self.last_touch.map(|t| now.0 - t.0);
+            // Since a call or a round last touched the function (level 1).
+            let spell = self.touched.idle_minutes(1, now);
             if !single {
                 self.probing = false;
             } else if self.probing {
@@ -173,7 +172,6 @@ impl Policy for Autopilot {
                     self.pending_probe = Some((now, s));
                 }
                 self.rounds_sent.push(now);
-                self.last_touch = Some(now);
             }
             action.hold_ms = round_hold_ms(action.warm, self.policy.keep_warm_hold_ms);
         }
@@ -192,7 +190,6 @@ impl Policy for Autopilot {
         }
         if obs.invocations > 0 {
             self.history.push_back(obs.load());
-            self.last_touch = Some(obs.minute);
             self.probing = false; // a caller ended the spell: its call is the evidence
         }
     }

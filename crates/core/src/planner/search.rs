@@ -153,18 +153,13 @@ impl<'a> SlotEval<'a> {
         }
     }
 
-    /// The best warm-up top for PC level `p` (no warm-up included).
+    /// The best warm-up top for PC level `p`.
     pub fn choice(&self, p: u32) -> Choice {
-        let none = self.evaluate(p as usize, 0);
-        self.warmed(p).filter(|w| w.objective < none.objective).unwrap_or(none)
-    }
-
-    /// The best choice for PC level `p` with warm-up rounds above it, if any can be sent.
-    fn warmed(&self, p: u32) -> Option<Choice> {
         let p = p as usize;
         let n = self.levels.levels();
+        let best = self.evaluate(p, 0);
         if !self.keep_warm || p >= n {
-            return None;
+            return best;
         }
         // Rounds of several calls: the look-up; a round of one (only without PC) apart.
         let several = self.best_top[(p + 1).max(2).min(n + 1)];
@@ -173,7 +168,7 @@ impl<'a> SlotEval<'a> {
             .into_iter()
             .filter(|&k| k > p && k <= n)
             .map(|k| self.evaluate(p, k))
-            .min_by(|a, b| a.objective.total_cmp(&b.objective))
+            .fold(best, |b, c| if c.objective < b.objective { c } else { b })
     }
 
     /// The best choice of this slot on its own.
