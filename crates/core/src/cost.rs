@@ -25,7 +25,13 @@ const MB_MS_PER_GB_S: f64 = 1024.0 * 1000.0;
 
 /// Milliseconds Lambda bills for a measured duration: rounded up to the next whole ms.
 pub fn billed_ms(duration_ms: f64) -> u64 {
-    if duration_ms.is_nan() || duration_ms <= 0.0 { 0 } else { duration_ms.ceil() as u64 }
+    if duration_ms.is_nan() || duration_ms <= 0.0 {
+        return 0;
+    }
+    // The ceiling on the integer conversion (saturating, like `ceil() as u64`): `f64::ceil` is
+    // a library call on baseline x86-64, and the simulator bills every call it simulates.
+    let whole = duration_ms as u64;
+    if (whole as f64) < duration_ms { whole.saturating_add(1) } else { whole }
 }
 
 /// A provisioned-concurrency interval as billed: rounded up to the next 5 minutes.
@@ -321,6 +327,15 @@ mod tests {
         assert_eq!(pc_billed_ms(300_000), 300_000);
         assert_eq!(pc_billed_ms(300_001), 600_000);
         assert_eq!(pc_billed_ms(0), 0);
+        assert_eq!(billed_ms(f64::NAN), 0);
+        assert_eq!(billed_ms(-3.0), 0);
+        assert_eq!(billed_ms(1e30), u64::MAX);
+        // Just above a whole millisecond, and the largest value below one.
+        assert_eq!(billed_ms(f64::from_bits(500f64.to_bits() + 1)), 501);
+        assert_eq!(billed_ms(f64::from_bits(500f64.to_bits() - 1)), 500);
+        for d in [1e-300, 0.5, 1.0, 1.5, 99.999_999_9, 1_234_567.000_001, 9e15] {
+            assert_eq!(billed_ms(d), d.ceil() as u64, "{d}");
+        }
     }
 
     #[test]

@@ -20,19 +20,40 @@ impl DenseHist {
         self.add_bucket(bucket_of(value), n, value.max(0.0) * n as f64);
     }
 
+    /// Called for every simulated call: inlined, with the one-time allocation out of line.
+    #[inline]
     pub fn add_bucket(&mut self, bucket: u16, n: u64, sum: f64) {
         if n == 0 {
             return;
         }
         if self.counts.is_empty() {
-            self.counts = vec![0; usize::from(bucket_count())];
+            self.allocate();
         }
         let b = usize::from(bucket).min(self.counts.len() - 1);
-        if self.counts[b] == 0 {
+        let count = &mut self.counts[b];
+        if *count == 0 {
             self.touched.push(b as u16);
         }
-        self.counts[b] += n;
+        *count += n;
         self.sum += sum;
+    }
+
+    #[cold]
+    fn allocate(&mut self) {
+        self.counts = vec![0; usize::from(bucket_count())];
+    }
+
+    /// Moves one value recorded in `bucket` to the bucket of `value` (the sum is not
+    /// corrected: only the counts of a histogram whose sum is not read may be moved).
+    pub fn move_one(&mut self, bucket: u16, value: f64) {
+        let b = usize::from(bucket).min(self.counts.len().saturating_sub(1));
+        let Some(count) = self.counts.get_mut(b).filter(|c| **c > 0) else { return };
+        *count -= 1;
+        if *count == 0 {
+            // A bucket back at zero leaves `touched`, which holds each nonzero bucket once.
+            self.touched.retain(|&t| usize::from(t) != b);
+        }
+        self.add_bucket(bucket_of(value), 1, 0.0);
     }
 
     pub fn merge_into(&self, other: &mut Self) {
@@ -159,6 +180,20 @@ impl Tally {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn moving_a_value_keeps_the_count_and_each_bucket_listed_once() {
+        let mut d = DenseHist::default();
+        d.record(10.0, 2);
+        d.move_one(bucket_of(10.0), 500.0);
+        assert_eq!(d.parts().collect::<Vec<_>>(), [(bucket_of(10.0), 1), (bucket_of(500.0), 1)]);
+        d.move_one(bucket_of(10.0), 500.0);
+        d.record(10.0, 1);
+        assert_eq!(d.parts().collect::<Vec<_>>(), [(bucket_of(500.0), 2), (bucket_of(10.0), 1)]);
+        // Nothing recorded in the bucket: nothing to move.
+        d.move_one(bucket_of(77.0), 500.0);
+        assert_eq!(d.count(), 3);
+    }
 
     #[test]
     fn dense_histograms_read_back_as_core_histograms() {

@@ -98,6 +98,10 @@ pub struct EnvironmentPool {
     pc_usage: Usage,
     counts: PoolCounts,
     now: f64,
+    /// No invocation ends, no idle environment is reaped and no PC becomes READY before this
+    /// time (a lower bound): [`Self::advance`] to an earlier time has nothing to do. It is
+    /// called for every simulated call, and most calls change nothing.
+    quiet_until: f64,
 }
 
 impl EnvironmentPool {
@@ -115,6 +119,7 @@ impl EnvironmentPool {
             pc_usage: Usage::default(),
             counts: PoolCounts::default(),
             now: 0.0,
+            quiet_until: f64::NEG_INFINITY,
         }
     }
 
@@ -152,9 +157,17 @@ impl EnvironmentPool {
 
     /// Brings the pool to time `now`: finished invocations free their environments, idle
     /// environments past the keep-alive are reaped, allocated PC becomes READY.
+    #[inline]
     pub fn advance(&mut self, now: f64) {
         let now = now.max(self.now);
         self.now = now;
+        if now < self.quiet_until {
+            return;
+        }
+        self.apply_changes(now);
+    }
+
+    fn apply_changes(&mut self, now: f64) {
         while let Some(Reverse(b)) = self.busy.peek().copied() {
             if b.until > now {
                 break;
@@ -170,6 +183,16 @@ impl EnvironmentPool {
             self.pc_pending.pop_front();
             self.pc_ready += n;
         }
+        self.quiet_until = self.next_change();
+    }
+
+    /// When the pool next changes by itself: the first invocation to end, the first idle
+    /// environment to be reaped, the first PC allocation to be READY.
+    fn next_change(&self) -> f64 {
+        let ends = self.busy.peek().map_or(f64::INFINITY, |b| b.0.until);
+        let reaped = self.idle.front().map_or(f64::INFINITY, |&since| since + self.config.keep_alive_ms);
+        let ready = self.pc_pending.front().map_or(f64::INFINITY, |p| p.0);
+        ends.min(reaped).min(ready)
     }
 
     fn release(&mut self, b: Busy) {
@@ -232,6 +255,7 @@ impl EnvironmentPool {
             (Placement::Cold, at + init_ms + service_ms, false)
         };
         self.busy.push(Reverse(Busy { until, provisioned, reset: resets && !provisioned }));
+        self.quiet_until = self.quiet_until.min(until);
         (placement, init_ms)
     }
 
@@ -275,6 +299,7 @@ impl EnvironmentPool {
         self.counts.warm += u64::from(warm);
         self.counts.cold += u64::from(cold);
         self.now = end;
+        self.quiet_until = self.next_change();
         (pc, warm, cold)
     }
 
@@ -289,7 +314,9 @@ impl EnvironmentPool {
         self.advance(now);
         let requested = self.provisioned_requested();
         if level > requested {
-            self.pc_pending.push_back((now + self.config.pc_allocation_delay_ms, level - requested));
+            let ready_at = now + self.config.pc_allocation_delay_ms;
+            self.pc_pending.push_back((ready_at, level - requested));
+            self.quiet_until = self.quiet_until.min(ready_at);
         } else {
             let mut excess = requested - level;
             while excess > 0 {

@@ -132,7 +132,8 @@ pub fn spread(rng: &mut Rng, n: u64, buckets: &[(u16, f64, f64)], out: &mut Vec<
     let mut given = 0u64;
     for &(b, p, v) in buckets {
         cumulative += p * scale;
-        let upto = ((cumulative + offset).floor() as u64).min(n);
+        // Truncation is the floor here (never negative), without `f64::floor`'s library call.
+        let upto = ((cumulative + offset) as u64).min(n);
         if upto > given {
             out.push((b, upto - given, v));
             given = upto;

@@ -6,7 +6,7 @@
 
 use autopilot_core::Minute;
 use autopilot_core::cost::billed_ms;
-use autopilot_core::histogram::bucket_of;
+use autopilot_core::histogram::{bucket_of, bucket_of_ln};
 
 use crate::acc::Tally;
 use crate::env::Placement;
@@ -22,6 +22,7 @@ pub(crate) struct Scratch {
     tally: Tally,
     times: Vec<f64>,
     spread: Vec<(u16, u64, f64)>,
+    cold: Vec<(u16, f64)>,
 }
 
 impl SimFunction {
@@ -51,7 +52,8 @@ impl SimFunction {
             // What callers wait is only totalled: it is recorded straight into the totals.
             std::mem::swap(&mut tally.latency, &mut totals.latency);
             if n <= cfg.aggregate_threshold {
-                let mut buf = Scratch2 { times: &mut scratch.times, spread: &mut scratch.spread };
+                let mut buf =
+                    Scratch2 { times: &mut scratch.times, spread: &mut scratch.spread, cold: &mut scratch.cold };
                 invocations(slot, service, window, t0, tally, &mut buf);
             } else {
                 aggregate(slot, service, window, t0, tally, &mut scratch.spread);
@@ -73,12 +75,17 @@ impl SimFunction {
 /// Per invocation: its time, duration, placement (INIT drawn only when cold) and, when the
 /// function can run out of memory at this size, its peak memory. Peak memory of functions
 /// far from their floor, and function errors, are drawn per minute (same distributions).
+///
+/// `tally.latency` is what callers wait: its duration, plus INIT for a cold call. The minute's
+/// durations are merged into it at the end rather than recorded twice, and the few cold calls
+/// then moved to the bucket of their wait.
 fn invocations(slot: &mut Slot, rng: &mut Rng, a: MinuteArrivals, t0: f64, tally: &mut Tally, buf: &mut Scratch2<'_>) {
     let m = &mut slot.model;
     let memory = f64::from(m.memory.get());
     let oom_possible = m.p_oom > 1e-9;
     // Sorted uniform points from normalised exponential spacings.
     buf.times.clear();
+    buf.cold.clear();
     let mut acc = 0.0;
     for _ in 0..=a.count {
         acc += rng.exp();
@@ -91,11 +98,15 @@ fn invocations(slot: &mut Slot, rng: &mut Rng, a: MinuteArrivals, t0: f64, tally
     let mut fine = 0;
     for &point in &buf.times[..a.count as usize] {
         let at = start + span * point / acc;
-        let mut d = (mu + sigma * rng.normal()).exp();
+        let ln_d = mu + sigma * rng.normal();
+        let mut d = ln_d.exp();
+        // Whether `d` is still e^ln_d, whose bucket needs no logarithm.
+        let mut drawn = true;
         if let Some((share, factor)) = slow
             && rng.uniform() < share
         {
             d *= factor;
+            drawn = false;
         }
         let used = if oom_possible { m.memory_needed_mb * (MEMORY_SIGMA * rng.normal()).exp() } else { 0.0 };
         let oom = used > memory;
@@ -116,18 +127,18 @@ fn invocations(slot: &mut Slot, rng: &mut Rng, a: MinuteArrivals, t0: f64, tally
         let billed = billed_ms(d);
         tally.billed_ms += billed;
         tally.busy_ms += d;
-        let bucket = bucket_of(d);
-        tally.duration.add_bucket(bucket, 1, d);
-        tally.latency.add_bucket(if init > 0.0 { bucket_of(d + init) } else { bucket }, 1, d + init);
+        let bucket = if drawn && !oom && !timeout { bucket_of_ln(ln_d) } else { bucket_of(d) };
         if oom_possible {
             tally.memory_used.record(used.min(memory), 1);
         }
+        tally.duration.add_bucket(bucket, 1, d);
         match placement {
             Placement::Cold => {
                 tally.cold_starts += 1;
                 tally.billed_init_ms += billed_ms(init);
                 tally.busy_ms += init;
                 tally.init.record(init, 1);
+                buf.cold.push((bucket, d + init));
             }
             Placement::Provisioned => {
                 tally.pc_invocations += 1;
@@ -143,6 +154,10 @@ fn invocations(slot: &mut Slot, rng: &mut Rng, a: MinuteArrivals, t0: f64, tally
             fine += 1;
         }
     }
+    tally.duration.merge_into(&mut tally.latency);
+    for &(bucket, waited) in buf.cold.iter() {
+        tally.latency.move_one(bucket, waited);
+    }
     tally.errors += rng.binomial(fine, m.error_rate);
     if !oom_possible {
         spread(rng, tally.invocations, m.memory_buckets(), buf.spread);
@@ -157,6 +172,8 @@ fn invocations(slot: &mut Slot, rng: &mut Rng, a: MinuteArrivals, t0: f64, tally
 struct Scratch2<'a> {
     times: &'a mut Vec<f64>,
     spread: &'a mut Vec<(u16, u64, f64)>,
+    /// The minute's cold calls: duration bucket, and duration + INIT.
+    cold: &'a mut Vec<(u16, f64)>,
 }
 
 /// A busy minute as a whole: M/G/∞ peak, Erlang-B throttling, expected bucket counts.
