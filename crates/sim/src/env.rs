@@ -16,8 +16,8 @@
 //!
 //! Time is milliseconds (f64) on the caller's clock; calls must not go back in time.
 
-use std::cmp::{Ordering, Reverse};
-use std::collections::{BinaryHeap, VecDeque};
+use std::cmp::Ordering;
+use std::collections::VecDeque;
 
 use autopilot_core::cost::Usage;
 use autopilot_core::{Concurrency, MemoryMb};
@@ -85,7 +85,10 @@ impl Ord for Busy {
 pub struct EnvironmentPool {
     config: PoolConfig,
     memory: MemoryMb,
-    busy: BinaryHeap<Reverse<Busy>>,
+    /// Running invocations, latest end first: the next to end is the last. A sorted vector
+    /// rather than a binary heap: it holds a handful (hundreds at most), an insertion is a
+    /// binary search and a short move, and taking the next to end is free.
+    busy: Vec<Busy>,
     /// Idle on-demand environments by the time they became idle, oldest first.
     idle: VecDeque<f64>,
     od_busy: u32,
@@ -109,7 +112,7 @@ impl EnvironmentPool {
         Self {
             config,
             memory,
-            busy: BinaryHeap::new(),
+            busy: Vec::new(),
             idle: VecDeque::new(),
             od_busy: 0,
             pc_busy: 0,
@@ -168,7 +171,7 @@ impl EnvironmentPool {
     }
 
     fn apply_changes(&mut self, now: f64) {
-        while let Some(Reverse(b)) = self.busy.peek().copied() {
+        while let Some(&b) = self.busy.last() {
             if b.until > now {
                 break;
             }
@@ -189,7 +192,7 @@ impl EnvironmentPool {
     /// When the pool next changes by itself: the first invocation to end, the first idle
     /// environment to be reaped, the first PC allocation to be READY.
     fn next_change(&self) -> f64 {
-        let ends = self.busy.peek().map_or(f64::INFINITY, |b| b.0.until);
+        let ends = self.busy.last().map_or(f64::INFINITY, |b| b.until);
         let reaped = self.idle.front().map_or(f64::INFINITY, |&since| since + self.config.keep_alive_ms);
         let ready = self.pc_pending.front().map_or(f64::INFINITY, |p| p.0);
         ends.min(reaped).min(ready)
@@ -254,7 +257,9 @@ impl EnvironmentPool {
             init_ms = init();
             (Placement::Cold, at + init_ms + service_ms, false)
         };
-        self.busy.push(Reverse(Busy { until, provisioned, reset: resets && !provisioned }));
+        let b = Busy { until, provisioned, reset: resets && !provisioned };
+        let at = self.busy.partition_point(|x| *x > b);
+        self.busy.insert(at, b);
         self.quiet_until = self.quiet_until.min(until);
         (placement, init_ms)
     }
@@ -276,7 +281,7 @@ impl EnvironmentPool {
         self.advance(start);
         let end = start + span_ms;
         // Everything still running from before is done by the end of the span.
-        while let Some(Reverse(b)) = self.busy.pop() {
+        while let Some(b) = self.busy.pop() {
             self.release(Busy { until: b.until.min(end), ..b });
         }
         // The peak meets the environments still alive at its moment.
