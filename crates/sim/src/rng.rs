@@ -4,9 +4,12 @@
 //! same seed forever, and rand documents that its generators' and distributions' value
 //! streams may change between versions. xoshiro256++ (Blackman & Vigna) seeded through
 //! SplitMix64; normals by Marsaglia's polar method; Poisson by multiplication below λ = 30 and by
-//! Hörmann's transformed rejection (PTRS, 1993) above.
+//! Hörmann's transformed rejection (PTRS, 1993) above; exponentials and normals for the
+//! per-call path also by the ziggurat ([`ziggurat`]).
 
 use std::f64::consts::PI;
+
+mod ziggurat;
 
 /// xoshiro256++ with a cached second normal.
 #[derive(Debug, Clone)]
@@ -247,6 +250,40 @@ mod tests {
         let bs: Vec<f64> = (0..20_000).map(|_| r.binomial(1_000, 0.3) as f64).collect();
         let (m, v) = mean_var(&bs);
         assert!((m - 300.0).abs() < 1.0 && (v - 210.0).abs() < 12.0, "{m} {v}");
+    }
+
+    /// Share of draws above each threshold against the exact tail, for thresholds inside the
+    /// layers, at the wedges and beyond the ziggurat's base (the tail algorithm); mean and
+    /// variance too. 2 million draws: a tail share of p is known to ±5·sqrt(p/2e6).
+    #[test]
+    fn ziggurat_draws_have_the_exact_distributions() {
+        let n = 2_000_000;
+        let check = |name: &str, draws: &[f64], tails: &[(f64, f64)]| {
+            for &(at, exact) in tails {
+                let share = draws.iter().filter(|&&x| x > at).count() as f64 / draws.len() as f64;
+                let tolerance = 5.0 * (exact / draws.len() as f64).sqrt() + 1e-7;
+                assert!((share - exact).abs() < tolerance, "{name}: P(X > {at}) = {share}, exact {exact}");
+            }
+        };
+        let mut r = Rng::seed(3);
+        let e: Vec<f64> = (0..n).map(|_| r.exp_ziggurat()).collect();
+        let (m, v) = mean_var(&e);
+        assert!((m - 1.0).abs() < 0.003 && (v - 1.0).abs() < 0.01, "exp: {m} {v}");
+        let exp_tails: Vec<(f64, f64)> = [0.01f64, 0.5, 1.0, 2.0, 4.0, 7.0, 7.7, 9.0].map(|x| (x, (-x).exp())).to_vec();
+        check("exp", &e, &exp_tails);
+        let z: Vec<f64> = (0..n).map(|_| r.normal_ziggurat()).collect();
+        let (m, v) = mean_var(&z);
+        assert!(m.abs() < 0.003 && (v - 1.0).abs() < 0.005, "normal: {m} {v}");
+        let normal_tails: Vec<(f64, f64)> =
+            [-2.0, -0.5, 0.0, 0.3, 1.0, 1.96, 3.0, 3.7, 4.2].map(|x| (x, 1.0 - normal_cdf(x))).to_vec();
+        check("normal", &z, &normal_tails);
+    }
+
+    #[test]
+    fn ziggurat_tables_close_at_the_peak() {
+        use ziggurat::*;
+        assert!((exp_table().last_top(EXP_V) - 1.0).abs() < 1e-6);
+        assert!((normal_table().last_top(NORMAL_V) - 1.0).abs() < 1e-6);
     }
 
     #[test]

@@ -88,7 +88,7 @@ fn invocations(slot: &mut Slot, rng: &mut Rng, a: MinuteArrivals, t0: f64, tally
     buf.cold.clear();
     let mut acc = 0.0;
     for _ in 0..=a.count {
-        acc += rng.exp();
+        acc += rng.exp_ziggurat();
         buf.times.push(acc);
     }
     let (start, span) = (t0 + a.window_start_s * 1_000.0, a.window_s * 1_000.0);
@@ -98,7 +98,7 @@ fn invocations(slot: &mut Slot, rng: &mut Rng, a: MinuteArrivals, t0: f64, tally
     let mut fine = 0;
     for &point in &buf.times[..a.count as usize] {
         let at = start + span * point / acc;
-        let ln_d = mu + sigma * rng.normal();
+        let ln_d = mu + sigma * rng.normal_ziggurat();
         let mut d = ln_d.exp();
         // Whether `d` is still e^ln_d, whose bucket needs no logarithm.
         let mut drawn = true;
@@ -108,7 +108,7 @@ fn invocations(slot: &mut Slot, rng: &mut Rng, a: MinuteArrivals, t0: f64, tally
             d *= factor;
             drawn = false;
         }
-        let used = if oom_possible { m.memory_needed_mb * (MEMORY_SIGMA * rng.normal()).exp() } else { 0.0 };
+        let used = if oom_possible { m.memory_needed_mb * (MEMORY_SIGMA * rng.normal_ziggurat()).exp() } else { 0.0 };
         let oom = used > memory;
         let timeout = !oom && d >= m.timeout_ms;
         if oom {
@@ -116,8 +116,9 @@ fn invocations(slot: &mut Slot, rng: &mut Rng, a: MinuteArrivals, t0: f64, tally
         } else if timeout {
             d = m.timeout_ms;
         }
-        let (placement, init) =
-            slot.pool.invoke_with(at, d, oom || timeout, || (init_mu + init_sigma * rng.normal()).exp() + init_offset);
+        let (placement, init) = slot
+            .pool
+            .invoke_with(at, d, oom || timeout, || (init_mu + init_sigma * rng.normal_ziggurat()).exp() + init_offset);
         if placement == Placement::Throttled {
             tally.throttles += 1;
             continue;
@@ -247,12 +248,12 @@ fn aggregate(
     // INIT of the cold starts: drawn one by one up to 64, the rest at the mean.
     let drawn = cold.min(64);
     for i in 0..drawn {
-        let init = (m.init_mu + m.init_sigma * rng.normal()).exp() + m.init_offset_ms;
+        let init = (m.init_mu + m.init_sigma * rng.normal_ziggurat()).exp() + m.init_offset_ms;
         tally.init.record(init, 1);
         tally.billed_init_ms += billed_ms(init);
         busy += init;
         if i < cold_ok {
-            let mut d = (m.dist.mu() + m.dist.sigma * rng.normal()).exp();
+            let mut d = (m.dist.mu() + m.dist.sigma * rng.normal_ziggurat()).exp();
             if let Some((share, factor)) = m.dist.slow
                 && rng.uniform() < share
             {
