@@ -65,14 +65,25 @@ pub(super) const EXP_V: f64 = 0.003_949_659_822_581_557;
 pub(super) const NORMAL_R: f64 = 3.654_152_885_361_009;
 pub(super) const NORMAL_V: f64 = 0.004_928_673_233_99;
 
-pub(super) fn exp_table() -> &'static Table {
-    static TABLE: OnceLock<Table> = OnceLock::new();
-    TABLE.get_or_init(|| Table::build(EXP_R, EXP_V, exp_pdf, exp_inv))
+/// Both tables, built once per process; each [`super::Rng`] holds a reference, so a draw
+/// reads them without going through the lazy initialisation.
+pub(crate) struct Tables {
+    pub(super) exp: Table,
+    pub(super) normal: Table,
 }
 
-pub(super) fn normal_table() -> &'static Table {
-    static TABLE: OnceLock<Table> = OnceLock::new();
-    TABLE.get_or_init(|| Table::build(NORMAL_R, NORMAL_V, normal_pdf, normal_inv))
+impl std::fmt::Debug for Tables {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ziggurat tables")
+    }
+}
+
+pub(super) fn tables() -> &'static Tables {
+    static TABLES: OnceLock<Tables> = OnceLock::new();
+    TABLES.get_or_init(|| Tables {
+        exp: Table::build(EXP_R, EXP_V, exp_pdf, exp_inv),
+        normal: Table::build(NORMAL_R, NORMAL_V, normal_pdf, normal_inv),
+    })
 }
 
 /// 53 random bits as a float in [0, 1).
@@ -83,8 +94,9 @@ fn unit(bits: u64) -> f64 {
 impl super::Rng {
     /// Exponential with mean 1, by the ziggurat: the same distribution as [`Self::exp`],
     /// another stream.
+    #[inline]
     pub fn exp_ziggurat(&mut self) -> f64 {
-        let t = exp_table();
+        let t = &self.zig.exp;
         let mut base = 0.0;
         loop {
             let bits = self.next_u64();
@@ -106,8 +118,9 @@ impl super::Rng {
 
     /// Standard normal, by the ziggurat: the same distribution as [`Self::normal`], another
     /// stream.
+    #[inline]
     pub fn normal_ziggurat(&mut self) -> f64 {
-        let t = normal_table();
+        let t = &self.zig.normal;
         loop {
             let bits = self.next_u64();
             let i = (bits & 0xFF) as usize;
