@@ -91,10 +91,25 @@ pub fn share_served_by_first(mean: f64, c: u32) -> f64 {
     ((below + f64::from(c) * (1.0 - cdf)) / mean).clamp(0.0, 1.0)
 }
 
+/// A distribution over histogram buckets: (bucket, probability, representative value), and
+/// the probabilities' total, summed once (it scales every [`spread`]).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct BucketDist {
+    pub buckets: Vec<(u16, f64, f64)>,
+    pub total: f64,
+}
+
+impl BucketDist {
+    pub fn new(buckets: Vec<(u16, f64, f64)>) -> Self {
+        let total = buckets.iter().map(|b| b.1).sum();
+        Self { buckets, total }
+    }
+}
+
 /// Probability of each histogram bucket under a mixture of lognormals (weight, μ, σ),
 /// restricted to values ≤ `cap`: (bucket, probability, representative value). The
 /// probabilities sum to the mixture's mass below `cap`.
-pub fn lognormal_buckets(components: &[(f64, f64, f64)], cap: f64) -> Vec<(u16, f64, f64)> {
+pub fn lognormal_buckets(components: &[(f64, f64, f64)], cap: f64) -> BucketDist {
     let cdf = |x: f64| -> f64 {
         components.iter().map(|&(w, mu, sigma)| w * normal_cdf((x.max(1e-12).ln() - mu) / sigma.max(1e-9))).sum()
     };
@@ -113,30 +128,37 @@ pub fn lognormal_buckets(components: &[(f64, f64, f64)], cap: f64) -> Vec<(u16, 
             out.push((b, p, bucket_value(b).min(cap)));
         }
     }
-    out
+    BucketDist::new(out)
 }
 
 /// Spreads `n` values over buckets by their probabilities: systematic sampling (one
 /// uniform offset, then each bucket gets the whole values its cumulative expected count
 /// crosses), so every bucket's count is its expected count rounded up or down, unbiased, and
 /// exactly `n` values are spread.
-pub fn spread(rng: &mut Rng, n: u64, buckets: &[(u16, f64, f64)], out: &mut Vec<(u16, u64, f64)>) {
+pub fn spread(rng: &mut Rng, n: u64, dist: &BucketDist, out: &mut Vec<(u16, u64, f64)>) {
     out.clear();
+    let buckets = &dist.buckets[..];
     if n == 0 || buckets.is_empty() {
         return;
     }
-    let total: f64 = buckets.iter().map(|b| b.1).sum();
-    let scale = n as f64 / total;
+    let scale = n as f64 / dist.total;
     let offset = rng.uniform();
     let mut cumulative = 0.0;
     let mut given = 0u64;
+    // The next whole number the running total must reach for a bucket to get a value: most
+    // buckets of a wide distribution get none, and this skips them with one comparison.
+    let mut next = 1.0;
     for &(b, p, v) in buckets {
         cumulative += p * scale;
-        // Truncation is the floor here (never negative), without `f64::floor`'s library call.
-        let upto = ((cumulative + offset) as u64).min(n);
-        if upto > given {
-            out.push((b, upto - given, v));
-            given = upto;
+        let reached = cumulative + offset;
+        if reached >= next {
+            // Truncation is the floor here (never negative), without `f64::floor`'s library call.
+            let upto = (reached as u64).min(n);
+            if upto > given {
+                out.push((b, upto - given, v));
+                given = upto;
+                next = given as f64 + 1.0;
+            }
         }
     }
     if given < n {
@@ -179,10 +201,10 @@ mod tests {
     #[test]
     fn buckets_hold_the_mass_below_the_cap_and_spread_keeps_the_count() {
         let b = lognormal_buckets(&[(1.0, 100f64.ln(), 0.3)], f64::INFINITY);
-        let mass: f64 = b.iter().map(|x| x.1).sum();
+        let mass: f64 = b.buckets.iter().map(|x| x.1).sum();
         assert!((mass - 1.0).abs() < 1e-6, "{mass}");
         let capped = lognormal_buckets(&[(1.0, 100f64.ln(), 0.3)], 100.0);
-        let mass: f64 = capped.iter().map(|x| x.1).sum();
+        let mass: f64 = capped.buckets.iter().map(|x| x.1).sum();
         assert!((mass - 0.5).abs() < 0.02, "{mass}");
         let mut rng = Rng::seed(3);
         let mut out = Vec::new();
@@ -198,7 +220,7 @@ mod tests {
                 *totals.entry(bucket).or_insert(0u64) += k;
             }
         }
-        for &(bucket, p, _) in b.iter().filter(|x| x.1 > 0.02) {
+        for &(bucket, p, _) in b.buckets.iter().filter(|x| x.1 > 0.02) {
             let got = totals[&bucket] as f64 / (20_000.0 * 7.0);
             assert!((got - p).abs() < 0.1 * p, "bucket {bucket}: {got} vs {p}");
         }

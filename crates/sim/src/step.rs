@@ -220,7 +220,7 @@ fn aggregate(
     let mut to_remove = cold_ok;
     for &(b, n, v) in spread_buf.iter() {
         tally.duration.add_bucket(b, n, v * n as f64);
-        billed += n as f64 * if v < 25.0 { v.ceil() } else { v + 0.5 };
+        billed += n as f64 * if v < 25.0 { billed_ms(v) as f64 } else { v + 0.5 };
         busy += n as f64 * v;
     }
     if to_remove > 0 {

@@ -12,7 +12,7 @@ use crate::acc::Tally;
 use crate::env::{EnvironmentPool, Placement, PoolConfig};
 use crate::model::FunctionSpec;
 use crate::model::duration::DurationDist;
-use crate::peak::lognormal_buckets;
+use crate::peak::{BucketDist, lognormal_buckets};
 use crate::rng::Rng;
 use crate::stats_log::StatsLog;
 use crate::traffic::TrafficState;
@@ -76,8 +76,8 @@ pub(crate) struct VersionModel {
     pub init_mean_ms: f64,
     /// Mean time an invocation holds its environment (ms).
     pub mean_service_ms: f64,
-    dur_buckets: Option<Vec<(u16, f64, f64)>>,
-    mem_buckets: Option<Vec<(u16, f64, f64)>>,
+    dur_buckets: Option<BucketDist>,
+    mem_buckets: Option<BucketDist>,
 }
 
 impl VersionModel {
@@ -103,7 +103,7 @@ impl VersionModel {
     }
 
     /// Buckets of the durations of invocations that finish within the timeout.
-    pub fn duration_buckets(&mut self) -> &[(u16, f64, f64)] {
+    pub fn duration_buckets(&mut self) -> &BucketDist {
         let d = self.dist;
         let timeout = self.timeout_ms;
         self.dur_buckets.get_or_insert_with(|| {
@@ -116,7 +116,7 @@ impl VersionModel {
     }
 
     /// Buckets of the peak memory of invocations that fit in the configured memory.
-    pub fn memory_buckets(&mut self) -> &[(u16, f64, f64)] {
+    pub fn memory_buckets(&mut self) -> &BucketDist {
         let (need, mem) = (self.memory_needed_mb, f64::from(self.memory.get()));
         self.mem_buckets.get_or_insert_with(|| {
             lognormal_buckets(&[(1.0, need.max(1.0).ln(), crate::model::function::MEMORY_SIGMA)], mem)
