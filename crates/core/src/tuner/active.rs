@@ -12,7 +12,15 @@
 //!    real bend of the curve look the same), and these two are the comparison that matters.
 //! 3. Then each further invocation goes where the expected improvement over the best
 //!    measured size is largest (any size on the grid, or a repeat of a measured one when its
-//!    noise hides the answer), weighted by the chance that size meets the constraints.
+//!    noise hides the answer), weighted by the chance that size meets the constraints. The
+//!    improvement is counted against what the best size is expected to cost (the curve's
+//!    posterior there), not against the pessimistic score that ranks it for the answer: that
+//!    score sits some standard errors above the expectation on purpose, and measured against
+//!    it a repeat of the best size itself looks like a gain of its own margin — a gain no
+//!    repeat can deliver, since choosing the same size again changes nothing. On noisy
+//!    functions that margin outweighed every real prospect and most of a large budget went
+//!    to repeats of one size, often the wrong one (this is the "plug-in" target of EI
+//!    under noise).
 //! 4. Stop when no size is expected to improve on the best by the tolerance, or when the
 //!    budget is spent.
 //!
@@ -126,9 +134,9 @@ pub fn next_probe(l: &Landscape, budget: u64) -> Option<Probe> {
     };
     let (gain, m) = candidates
         .iter()
-        .map(|&m| (l.improvement(&l.predict(m), best.score()), m))
+        .map(|&m| (l.improvement(&l.predict(m), best.expected), m))
         .max_by(|a, b| a.0.total_cmp(&b.0).then(b.1.cmp(&a.1)))?;
-    let relative = gain / best.score();
+    let relative = gain / best.expected;
     (relative >= l.settings.probe_tolerance).then_some(Probe {
         memory: m,
         invocations: 1,
@@ -219,7 +227,17 @@ pub fn gain_reason(l: &Landscape, to: &Prediction, from: &Prediction) -> MemoryR
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeMap;
+
     use super::*;
+    use crate::cost::{CostModel, billed_ms};
+    use crate::domain::Architecture;
+    use crate::observe::Counters;
+    use crate::policy::Policy;
+    use crate::tuner::Settings;
+    use crate::tuner::evidence::Evidence;
+    use crate::tuner::landscape::Bounds;
+    use crate::tuner::objective::Objective;
 
     fn mb(v: u64) -> MemoryMb {
         MemoryMb::new(v).unwrap()
@@ -237,5 +255,46 @@ mod tests {
         assert_eq!(ladder(mb(1024), mb(10_240), 5), v(&[1024, 1536, 3008]));
         assert_eq!(ladder(mb(1024), mb(1024), 4), v(&[1024]));
         assert_eq!(geometric(mb(128), mb(2048), 5), v(&[128, 256, 512, 1024, 2048]));
+    }
+
+    /// The next probe after `measured` ((size, durations) on arm64, range 128-2,048 MB) with
+    /// `budget` invocations in all.
+    fn next_after(measured: &[(u64, &[f64])], budget: u64) -> Option<MemoryMb> {
+        let mut policy = Policy::default();
+        policy.constraints.max_memory_mb = mb(2048);
+        let settings = Settings::default();
+        let mut history: BTreeMap<MemoryMb, Counters> = BTreeMap::new();
+        for &(m, ds) in measured {
+            let c = history.entry(mb(m)).or_default();
+            for &d in ds {
+                c.invocations += 1;
+                c.duration.record(d);
+                c.billed_ms += billed_ms(d);
+            }
+        }
+        let evidence = Evidence::from_history(&history, policy.guardrails.confidence);
+        let bounds = Bounds::new(&policy.constraints, &evidence, Vec::new(), mb(128));
+        let objective = Objective::new(policy.goal, &CostModel::default(), Architecture::Arm64, 0.0);
+        let l = Landscape::new(&evidence, &policy, &settings, objective, bounds);
+        next_probe(&l, budget).map(|p| p.memory)
+    }
+
+    #[test]
+    fn a_repeat_of_the_best_size_is_not_credited_with_its_own_margin() {
+        // Each rung once, the two best twice, then the best three more times: 512 MB is
+        // ranked by its mean plus 1.645 standard errors (≈ 4% here), and counted against
+        // that pessimistic score a sixth invocation there looked like a 4% gain. Choosing
+        // 512 MB again changes nothing; the sizes beside it, never measured, are where an
+        // invocation can still change the answer.
+        let measured: [(u64, &[f64]); 6] = [
+            (128, &[4000.0]),
+            (256, &[1900.0]),
+            (512, &[800.0, 880.0, 760.0, 840.0, 790.0]),
+            (1024, &[450.0, 460.0]),
+            (1536, &[330.0]),
+            (2048, &[270.0]),
+        ];
+        let next = next_after(&measured, 60);
+        assert!(next.is_some_and(|m| m != mb(512)), "{next:?}");
     }
 }
