@@ -237,6 +237,14 @@ impl EnvironmentPool {
         resets: bool,
         init: impl FnOnce() -> f64,
     ) -> (Placement, f64) {
+        if self.reuse_the_one_just_finished(at, service_ms, resets) {
+            return (Placement::Warm, 0.0);
+        }
+        self.place(at, service_ms, resets, init)
+    }
+
+    /// [`Self::invoke_with`] by the general rules.
+    fn place(&mut self, at: f64, service_ms: f64, resets: bool, init: impl FnOnce() -> f64) -> (Placement, f64) {
         self.advance(at);
         if self.config.concurrency_limit.is_some_and(|limit| self.od_busy + self.pc_busy >= limit) {
             self.counts.throttled += 1;
@@ -262,6 +270,35 @@ impl EnvironmentPool {
         self.busy.insert(at, b);
         self.quiet_until = self.quiet_until.min(until);
         (placement, init_ms)
+    }
+
+    /// The common case of a quiet function, in one step: the only invocation running has
+    /// ended by `at`, and nothing else happens until then — no PC, no idle environment due
+    /// for reaping. [`Self::advance`] would release its environment to the top of the idle
+    /// stack and the call would take it straight back: the same environment runs the new
+    /// call, and the idle stack is as it was. (No throttling either: with that call over
+    /// nothing runs, and a limit that let it run lets this one.) Returns false, having changed
+    /// nothing, when the case does not apply.
+    fn reuse_the_one_just_finished(&mut self, at: f64, service_ms: f64, resets: bool) -> bool {
+        let now = at.max(self.now);
+        let [last] = self.busy[..] else { return false };
+        let keep_alive = self.config.keep_alive_ms;
+        let applies = last.until <= now
+            && !last.provisioned
+            && !last.reset
+            && self.pc_ready == 0
+            && self.pc_pending.is_empty()
+            // Neither the environment idle longest nor the one just released is reaped by now.
+            && self.idle.front().is_none_or(|since| since + keep_alive > now)
+            && self.idle.back().map_or(last.until, |&b| last.until.max(b)) + keep_alive > now;
+        if !applies {
+            return false;
+        }
+        self.now = now;
+        self.busy[0] = Busy { until: at + service_ms, provisioned: false, reset: resets };
+        self.counts.warm += 1;
+        self.quiet_until = self.next_change();
+        true
     }
 
     /// A whole minute (or any span) served in aggregate: `peak` concurrent invocations at the

@@ -96,3 +96,41 @@ fn an_aggregate_span_uses_pc_then_mru_idle_then_cold() {
     p.advance(180_000.0 + 600_000.0);
     assert_eq!(p.idle(), 0);
 }
+
+/// The shortcut for a quiet function's next call places every call, and leaves the pool,
+/// exactly as the general rules do: random calls (bursts and gaps around the keep-alive, some
+/// that reset their environment, PC switched on and off, a concurrency limit) through both.
+#[test]
+fn reusing_the_environment_just_finished_is_what_the_general_rules_do() {
+    let mut state = 7u64;
+    let mut next = move || {
+        state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+        (state >> 11) as f64 / (1u64 << 53) as f64
+    };
+    for limit in [None, Some(3)] {
+        let config = PoolConfig { keep_alive_ms: 60_000.0, pc_allocation_delay_ms: 5_000.0, concurrency_limit: limit };
+        let (mut fast, mut general) = (
+            EnvironmentPool::new(MemoryMb::new(512).unwrap(), config),
+            EnvironmentPool::new(MemoryMb::new(512).unwrap(), config),
+        );
+        let mut at = 0.0;
+        let mut shortcuts = 0;
+        for i in 0..50_000 {
+            at += if next() < 0.9 { 2_000.0 * next() } else { 120_000.0 * next() };
+            if i % 5_000 == 4_999 {
+                let level = (next() * 3.0) as u32;
+                fast.set_provisioned(at, level);
+                general.set_provisioned(at, level);
+            }
+            let (service, resets, init) = (3_000.0 * next(), next() < 0.01, 200.0 * next());
+            let before = fast.counts();
+            let got = fast.invoke_with(at, service, resets, || init);
+            let want = general.place(at, service, resets, || init);
+            assert_eq!(got, want, "call {i} at {at}");
+            assert_eq!((fast.counts(), fast.idle(), fast.busy()), (general.counts(), general.idle(), general.busy()));
+            shortcuts += usize::from(got.0 == Placement::Warm && fast.counts().warm == before.warm + 1);
+        }
+        assert_eq!(fast.take_pc_usage(at), general.take_pc_usage(at));
+        assert!(shortcuts > 10_000, "the case is common: {shortcuts}");
+    }
+}
