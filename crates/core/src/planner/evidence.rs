@@ -99,6 +99,25 @@ fn bin(minutes: i64) -> usize {
     ((minutes - 2).max(0) as usize).min(GAP_BINS - 1)
 }
 
+/// The prior's chance that an idle spell of `minutes` ends with the environment gone: past
+/// `prior_reclaim` (and in the last bin) it is, at it half the time, before it never.
+fn prior_gone(minutes: i64, prior_reclaim: u32) -> f64 {
+    let r = i64::from(prior_reclaim);
+    if minutes > r || bin(minutes) == GAP_BINS - 1 {
+        1.0
+    } else if minutes == r {
+        0.5
+    } else {
+        0.0
+    }
+}
+
+/// Spells that ended gone, of those seen, with a prior chance worth `prior_weight` spells.
+fn gone_share(gone: u64, stayed: u64, prior: f64, prior_weight: f64) -> f64 {
+    let seen = (gone + stayed) as f64 + prior_weight;
+    if seen <= 0.0 { 0.0 } else { (gone as f64 + prior_weight * prior) / seen }
+}
+
 impl IdleEvidence {
     /// From per-minute load (ascending or not), the minutes in which the autopilot sent
     /// warm-up rounds (`rounds`) and those in which it had PC in place (`pc`), both ascending.
@@ -144,19 +163,10 @@ impl IdleEvidence {
     /// As [`Self::gone_after`] with the prior worth `prior_weight` observations; 0 = what the
     /// evidence alone has shown (no reclaim without an observed cold start).
     fn gone_after_with(&self, minutes: i64, prior_reclaim: u32, prior_weight: f64) -> f64 {
-        let r = i64::from(prior_reclaim);
-        let prior = if minutes > r || bin(minutes) == GAP_BINS - 1 {
-            1.0
-        } else if minutes == r {
-            0.5
-        } else {
-            0.0
-        };
         let b = bin(minutes);
         let gone: u64 = self.reclaimed[..=b].iter().sum();
         let stayed: u64 = self.survived[b..].iter().sum();
-        let seen = (gone + stayed) as f64 + prior_weight;
-        if seen <= 0.0 { 0.0 } else { (gone as f64 + prior_weight * prior) / seen }
+        gone_share(gone, stayed, prior_gone(minutes, prior_reclaim), prior_weight)
     }
 
     /// The reclaim time the evidence points to: the shortest idle spell more likely than not
@@ -185,12 +195,20 @@ impl IdleEvidence {
         self.cold_per_call_with(prior_reclaim, 0.0)
     }
 
+    /// [`Self::gone_after_with`] at every gap bin, its sums of spells carried from bin to bin
+    /// rather than summed afresh (a plan reads this for every function it plans).
     fn cold_per_call_with(&self, prior_reclaim: u32, prior_weight: f64) -> Option<f64> {
         if self.calls == 0 {
             return None;
         }
+        let (mut gone, mut stayed) = (0u64, self.survived.iter().sum::<u64>());
         let gone: f64 = (0..GAP_BINS)
-            .map(|i| self.gaps[i] as f64 * self.gone_after_with(i as i64 + 2, prior_reclaim, prior_weight))
+            .map(|i| {
+                gone += self.reclaimed[i];
+                let share = gone_share(gone, stayed, prior_gone(i as i64 + 2, prior_reclaim), prior_weight);
+                stayed -= self.survived[i];
+                self.gaps[i] as f64 * share
+            })
             .sum();
         Some(gone / self.calls as f64)
     }

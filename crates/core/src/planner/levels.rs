@@ -28,6 +28,8 @@
 //! mixture): the forecast gives each slot's distribution, not how they move together, and
 //! independence is the side that does not miss bursts.
 
+use std::sync::LazyLock;
+
 use super::evidence::IdleEvidence;
 use crate::forecast::{Quantiles, SCENARIO_WEIGHTS};
 
@@ -106,27 +108,22 @@ impl SlotLevels {
             first_cold_shown: None,
         };
         // Cold starts at each level with the environment alive at the start as in steady state
-        // (the mixture's own), and with it absent: `exposed` is the difference.
-        let mut absent = vec![0.0; levels];
+        // (the mixture's own), and with it absent: `exposed` sums the latter until it is made
+        // the difference below.
         let mut entries_first = 0.0;
-        let mut pmf = vec![0.0; levels + 1];
-        let mut at_least = vec![0.0; levels + 1];
-        // Equal scenarios (a forecast without rate uncertainty gives six) are worked out once.
-        let mut scenarios: Vec<(f64, f64)> = Vec::with_capacity(lambdas.len());
-        for (&lambda, weight) in lambdas.iter().zip(SCENARIO_WEIGHTS) {
-            match scenarios.last_mut() {
-                Some(last) if last.0 == lambda => last.1 += weight,
-                _ => scenarios.push((lambda, weight)),
-            }
-        }
-        for (lambda, weight) in scenarios {
+        // P(N = k) and P(N ≥ k) for k ≤ levels, one allocation for both.
+        let mut scratch = vec![0.0; 2 * (levels + 1)];
+        let (pmf, at_least) = scratch.split_at_mut(levels + 1);
+        // With the reclaim time one slot long (the policy's default), `e^(−uR)` is `e^(−uT)`.
+        let same_times = reclaim_s == slot_s;
+        for (lambda, weight) in distinct_scenarios(&lambdas) {
             if lambda <= 0.0 {
                 for (j, a) in out.alive_start.iter_mut().enumerate() {
                     *a += weight * start.at(j + 1).unwrap_or(0.0);
                 }
                 continue;
             }
-            poisson_pmf(lambda * duration_s, &mut pmf);
+            poisson_pmf(lambda * duration_s, pmf);
             let mut tail = 1.0 - pmf.iter().sum::<f64>().min(1.0); // P(N > levels)
             for j in (0..=levels).rev() {
                 tail += pmf[j];
@@ -140,19 +137,20 @@ impl SlotLevels {
                 let (stay, entered) = if u * reclaim_s.max(slot_s) < 1e-12 {
                     (1.0 - u * reclaim_s, u * slot_s)
                 } else {
-                    ((-u * reclaim_s).exp(), 1.0 - (-u * slot_s).exp())
+                    let stay = (-u * reclaim_s).exp();
+                    (stay, 1.0 - if same_times { stay } else { (-u * slot_s).exp() })
                 };
                 let steady = slot_s * u * stay;
                 let alive = start.at(j).unwrap_or(1.0 - stay);
                 out.busy[j - 1] += weight * at_least[j];
                 out.cold[j - 1] += weight * (steady + (1.0 - stay - alive) * entered).max(0.0);
-                absent[j - 1] += weight * (steady + (1.0 - stay) * entered);
+                out.exposed[j - 1] += weight * (steady + (1.0 - stay) * entered);
                 out.alive_after[j - 1] += weight * (1.0 - stay);
                 out.alive_start[j - 1] += weight * alive;
             }
         }
-        for ((exposed, absent), cold) in out.exposed.iter_mut().zip(&absent).zip(&out.cold) {
-            *exposed = (absent - cold).max(0.0);
+        for (exposed, cold) in out.exposed.iter_mut().zip(&out.cold) {
+            *exposed = (*exposed - cold).max(0.0);
         }
         out.entries_first = (levels > 0).then_some(entries_first);
         out
@@ -235,6 +233,22 @@ pub fn rate_scenarios(rate: &Quantiles, mean_per_minute: f64, slot_s: f64) -> [f
     counts.map(|c| (centre + shrink * (c - centre)) * m / centre / slot_s)
 }
 
+/// The scenarios' rates with their weights, equal neighbours merged (a forecast without rate
+/// uncertainty gives six equal ones): each distinct rate is worked out once.
+fn distinct_scenarios(lambdas: &[f64; 6]) -> impl Iterator<Item = (f64, f64)> {
+    let mut merged = [(0.0, 0.0); 6];
+    let mut n = 0;
+    for (&lambda, weight) in lambdas.iter().zip(SCENARIO_WEIGHTS) {
+        if n > 0 && merged[n - 1].0 == lambda {
+            merged[n - 1].1 += weight;
+        } else {
+            merged[n] = (lambda, weight);
+            n += 1;
+        }
+    }
+    merged.into_iter().take(n)
+}
+
 /// Fills `pmf[k] = P(N = k)` for N ~ Poisson(mean), k < pmf.len(), computed outwards from
 /// the mode in log space so that large means neither underflow nor overflow.
 fn poisson_pmf(mean: f64, pmf: &mut [f64]) {
@@ -256,10 +270,15 @@ fn poisson_pmf(mean: f64, pmf: &mut [f64]) {
     }
 }
 
+/// ln(k!) for k < 20, summed once: every slot of every plan starts its Poisson weights at a
+/// small mode.
+static LN_FACTORIAL_SMALL: LazyLock<[f64; 20]> =
+    LazyLock::new(|| std::array::from_fn(|k| (2..=k).map(|i| (i as f64).ln()).sum()));
+
 /// ln(k!), exact sum below 20 and Stirling's series above.
 fn ln_factorial(k: usize) -> f64 {
-    if k < 20 {
-        return (2..=k).map(|i| (i as f64).ln()).sum();
+    if let Some(exact) = LN_FACTORIAL_SMALL.get(k) {
+        return *exact;
     }
     let n = k as f64;
     n * n.ln() - n + 0.5 * (std::f64::consts::TAU * n).ln() + 1.0 / (12.0 * n) - 1.0 / (360.0 * n.powi(3))
