@@ -218,7 +218,17 @@ impl Tracker {
             let (calls, busy) = (self.active_calls, self.active_busy * 60_000.0);
             return (calls > 0 && busy > 0.0).then(|| busy / calls as f64);
         }
-        super::mean_duration_ms(|| self.active.iter().copied(), until)
+        // As `super::mean_duration_ms` sums it (the same minutes in the same order), in one pass
+        // over the kept minutes, which are in order and all within a day of the latest call.
+        let end = self.active.partition_point(|a| a.0 < until);
+        let last = self.active.range(..end).rev().find(|a| a.1 > 0)?.0;
+        let begin = self.active.partition_point(|a| a.0.0 <= last.0 - Minute::PER_DAY);
+        let (mut busy, mut calls) = (0.0, 0u64);
+        for &(_, n, concurrency) in self.active.range(begin..end) {
+            busy += concurrency * 60_000.0;
+            calls += n;
+        }
+        (calls > 0 && busy > 0.0).then(|| busy / calls as f64)
     }
 }
 
