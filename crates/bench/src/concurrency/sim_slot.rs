@@ -56,6 +56,24 @@ struct FunctionState {
     forecast_origin: Option<Minute>,
 }
 
+impl FunctionState {
+    /// A function first seen at `now`: its history starts there (earlier minutes are unknown).
+    fn new(now: Minute, forecast: ForecastConfig) -> Self {
+        Self {
+            forecaster: Tracker::new(now, forecast, DEFAULT_REFIT_MINUTES),
+            idle: IdleTracker::default(),
+            init_ms: None,
+            requested: 0,
+            last_warm: None,
+            rounds: Vec::new(),
+            pc: Vec::new(),
+            plan: None,
+            planned: Planned::default(),
+            forecast_origin: None,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq)]
 struct Planned {
     slots: Vec<SlotForecast>,
@@ -155,20 +173,12 @@ impl Autopilot for ConcurrencyAutopilot {
             let alias = config.aliases.first().map(|a| a.name.clone());
             let Ok(target) = config.function.with_qualifier(alias.as_deref()) else { continue };
             summary.evaluated += 1;
-            let forecast_config = self.forecast;
-            let state = self.state.entry(config.function.name().to_owned()).or_insert_with(|| FunctionState {
-                // History starts with the autopilot's first look: earlier minutes are unknown.
-                forecaster: Tracker::new(now, forecast_config, DEFAULT_REFIT_MINUTES),
-                idle: IdleTracker::default(),
-                init_ms: None,
-                requested: 0,
-                last_warm: None,
-                rounds: Vec::new(),
-                pc: Vec::new(),
-                plan: None,
-                planned: Planned::default(),
-                forecast_origin: None,
-            });
+            let name = config.function.name();
+            // Looked up before inserting: the entry API would allocate the name at every run.
+            if !self.state.contains_key(name) {
+                self.state.insert(name.to_owned(), FunctionState::new(now, self.forecast));
+            }
+            let Some(state) = self.state.get_mut(name) else { continue };
             let read_from = state.forecaster.known_until();
             if read_from < now {
                 let Ok(read) = block_on(fleet.control.read_load(&config.function, read_from, now)) else {
