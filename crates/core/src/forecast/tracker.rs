@@ -211,23 +211,21 @@ impl Tracker {
         Series::new(start, self.config.slot_minutes.max(1), values)
     }
 
-    /// Busy ms per invocation over the last day with traffic before `until`.
+    /// Busy ms per invocation over the last day with traffic before `until`: the running sums
+    /// of the kept minutes (all within a day of the latest call), less the few minutes at
+    /// either end that `until` leaves out — those from `until` on, and those more than a day
+    /// before the latest call before it. A run a few minutes into a slot forecasts from the
+    /// slot's start, so this is every plan's case: O(those minutes), not O(a day).
     fn mean_duration_ms(&self, until: Minute) -> Option<f64> {
-        if self.active.back().is_none_or(|a| a.0 < until) {
-            // Everything kept is before `until` and within a day of the latest call.
-            let (calls, busy) = (self.active_calls, self.active_busy * 60_000.0);
-            return (calls > 0 && busy > 0.0).then(|| busy / calls as f64);
-        }
-        // As `super::mean_duration_ms` sums it (the same minutes in the same order), in one pass
-        // over the kept minutes, which are in order and all within a day of the latest call.
         let end = self.active.partition_point(|a| a.0 < until);
         let last = self.active.range(..end).rev().find(|a| a.1 > 0)?.0;
         let begin = self.active.partition_point(|a| a.0.0 <= last.0 - Minute::PER_DAY);
-        let (mut busy, mut calls) = (0.0, 0u64);
-        for &(_, n, concurrency) in self.active.range(begin..end) {
-            busy += concurrency * 60_000.0;
-            calls += n;
+        let (mut calls, mut busy) = (self.active_calls, self.active_busy);
+        for &(_, n, concurrency) in self.active.range(..begin).chain(self.active.range(end..)) {
+            calls -= n;
+            busy -= concurrency;
         }
+        let busy = busy * 60_000.0;
         (calls > 0 && busy > 0.0).then(|| busy / calls as f64)
     }
 }
