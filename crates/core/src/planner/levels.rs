@@ -262,11 +262,12 @@ fn poisson_pmf(mean: f64, pmf: &mut [f64]) {
     let mode = (mean.floor() as usize).min(pmf.len() - 1);
     let log_mode = -mean + mode as f64 * mean.ln() - ln_factorial(mode);
     pmf[mode] = log_mode.exp();
+    // Each ratio apart from the running product: the divisions do not wait on one another.
     for k in mode + 1..pmf.len() {
-        pmf[k] = pmf[k - 1] * mean / k as f64;
+        pmf[k] = pmf[k - 1] * (mean / k as f64);
     }
     for k in (0..mode).rev() {
-        pmf[k] = pmf[k + 1] * (k + 1) as f64 / mean;
+        pmf[k] = pmf[k + 1] * ((k + 1) as f64 / mean);
     }
 }
 
