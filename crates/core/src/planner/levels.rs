@@ -252,13 +252,11 @@ fn distinct_scenarios(lambdas: &[f64; 6]) -> impl Iterator<Item = (f64, f64)> {
 /// Fills `pmf[k] = P(N = k)` for N ~ Poisson(mean), k < pmf.len(), computed outwards from
 /// the mode in log space so that large means neither underflow nor overflow.
 fn poisson_pmf(mean: f64, pmf: &mut [f64]) {
-    pmf.iter_mut().for_each(|p| *p = 0.0);
     if pmf.is_empty() || mean <= 0.0 {
-        if let Some(p) = pmf.first_mut() {
-            *p = 1.0;
-        }
+        pmf.iter_mut().enumerate().for_each(|(k, p)| *p = if k == 0 { 1.0 } else { 0.0 });
         return;
     }
+    // Every k is written below: outwards from the mode to both ends.
     let mode = (mean.floor() as usize).min(pmf.len() - 1);
     let log_mode = -mean + mode as f64 * mean.ln() - ln_factorial(mode);
     pmf[mode] = log_mode.exp();

@@ -256,38 +256,36 @@ pub fn plan_levels(slots: &[SlotEval<'_>], alone: &[Choice], current: Held) -> V
     candidates.push(current.provisioned.min(slots.iter().map(SlotEval::max_provisioned).max().unwrap_or(0)));
     candidates.sort_unstable();
     candidates.dedup();
-    let choices: Vec<Vec<Choice>> = slots
-        .iter()
-        .map(|s| candidates.iter().flat_map(|&p| s.options(p.min(s.max_provisioned()))).collect())
-        .collect();
-    let m = choices[0].len();
-    let mut cost = vec![f64::INFINITY; m];
-    let mut back = vec![vec![0usize; m]; slots.len()];
-    for (c, choice) in choices[0].iter().enumerate() {
-        cost[c] = choice.objective + slots[0].transition_objective(current, choice);
-    }
+    // Row s of `choices` and `back` (m entries each) is slot s: one allocation each.
+    let choices: Vec<Choice> =
+        slots.iter().flat_map(|s| candidates.iter().flat_map(|&p| s.options(p.min(s.max_provisioned())))).collect();
+    let m = choices.len() / slots.len();
+    let row = |s: usize| &choices[s * m..(s + 1) * m];
+    let mut cost: Vec<f64> = row(0).iter().map(|c| c.objective + slots[0].transition_objective(current, c)).collect();
+    let mut next = vec![f64::INFINITY; m];
+    let mut back = vec![0usize; m * slots.len()];
     for s in 1..slots.len() {
-        let mut next = vec![f64::INFINITY; m];
-        for (c, choice) in choices[s].iter().enumerate() {
+        next.fill(f64::INFINITY);
+        for (c, choice) in row(s).iter().enumerate() {
             if choice.objective.is_infinite() {
                 continue;
             }
             for (prev, &prev_cost) in cost.iter().enumerate() {
-                let total = prev_cost + slots[s].transition_objective(Held::from(&choices[s - 1][prev]), choice);
+                let total = prev_cost + slots[s].transition_objective(Held::from(&row(s - 1)[prev]), choice);
                 if total < next[c] {
                     next[c] = total;
-                    back[s][c] = prev;
+                    back[s * m + c] = prev;
                 }
             }
             next[c] += choice.objective;
         }
-        cost = next;
+        std::mem::swap(&mut cost, &mut next);
     }
     let mut c = (0..m).min_by(|&a, &b| cost[a].total_cmp(&cost[b])).unwrap_or(0);
-    let mut path = vec![choices[slots.len() - 1][c]; slots.len()];
+    let mut path = vec![row(slots.len() - 1)[c]; slots.len()];
     for s in (1..slots.len()).rev() {
-        c = back[s][c];
-        path[s - 1] = choices[s - 1][c];
+        c = back[s * m + c];
+        path[s - 1] = row(s - 1)[c];
     }
     path
 }
