@@ -111,15 +111,22 @@ impl SlotLevels {
         // (the mixture's own), and with it absent: `exposed` sums the latter until it is made
         // the difference below.
         let mut entries_first = 0.0;
-        // P(N = k) and P(N ≥ k) for k ≤ levels, one allocation for both.
-        let mut scratch = vec![0.0; 2 * (levels + 1)];
-        let (pmf, at_least) = scratch.split_at_mut(levels + 1);
+        // P(N = k) and P(N ≥ k) for k ≤ levels, and the chance that level k + 1 is alive at
+        // the start as `start` has it (0 when steady: the scenario's own, below), in one buffer.
+        let mut scratch = vec![0.0; 3 * (levels + 1)];
+        let (pmf, rest) = scratch.split_at_mut(levels + 1);
+        let (at_least, known) = rest.split_at_mut(levels + 1);
+        let steady_start = matches!(start, LevelsAtStart::Steady);
+        for (j, a) in known[..levels].iter_mut().enumerate() {
+            *a = start.at(j + 1).unwrap_or(0.0);
+        }
         // With the reclaim time one slot long (the policy's default), `e^(−uR)` is `e^(−uT)`.
         let same_times = reclaim_s == slot_s;
+        let known = &known[..levels];
         for (lambda, weight) in distinct_scenarios(&lambdas) {
             if lambda <= 0.0 {
-                for (j, a) in out.alive_start.iter_mut().enumerate() {
-                    *a += weight * start.at(j + 1).unwrap_or(0.0);
+                for (a, k) in out.alive_start.iter_mut().zip(known) {
+                    *a += weight * k;
                 }
                 continue;
             }
@@ -130,8 +137,12 @@ impl SlotLevels {
                 at_least[j] = tail.min(1.0);
             }
             entries_first += weight * slot_s * lambda * pmf[0];
-            for j in 1..=levels {
-                let u = lambda * pmf[j - 1];
+            // Every per-level slice is `levels` long: indexing them needs no bound checks.
+            let (pmf_below, at_least_from_1) = (&pmf[..levels], &at_least[1..=levels]);
+            let (busy, cold, exposed) = (&mut out.busy[..levels], &mut out.cold[..levels], &mut out.exposed[..levels]);
+            let (after, alive_start) = (&mut out.alive_after[..levels], &mut out.alive_start[..levels]);
+            for i in 0..levels {
+                let u = lambda * pmf_below[i];
                 // Far in the Poisson tail both exponentials are 1 − x to the last bit: the
                 // plan of a busy function has hundreds of such levels.
                 let (stay, entered) = if u * reclaim_s.max(slot_s) < 1e-12 {
@@ -141,12 +152,12 @@ impl SlotLevels {
                     (stay, 1.0 - if same_times { stay } else { (-u * slot_s).exp() })
                 };
                 let steady = slot_s * u * stay;
-                let alive = start.at(j).unwrap_or(1.0 - stay);
-                out.busy[j - 1] += weight * at_least[j];
-                out.cold[j - 1] += weight * (steady + (1.0 - stay - alive) * entered).max(0.0);
-                out.exposed[j - 1] += weight * (steady + (1.0 - stay) * entered);
-                out.alive_after[j - 1] += weight * (1.0 - stay);
-                out.alive_start[j - 1] += weight * alive;
+                let alive = if steady_start { 1.0 - stay } else { known[i] };
+                busy[i] += weight * at_least_from_1[i];
+                cold[i] += weight * (steady + (1.0 - stay - alive) * entered).max(0.0);
+                exposed[i] += weight * (steady + (1.0 - stay) * entered);
+                after[i] += weight * (1.0 - stay);
+                alive_start[i] += weight * alive;
             }
         }
         for (exposed, cold) in out.exposed.iter_mut().zip(&out.cold) {
