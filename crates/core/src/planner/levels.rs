@@ -37,6 +37,10 @@ use crate::forecast::{Quantiles, SCENARIO_WEIGHTS};
 /// it the plan is capped and says so through `max_provisioned`).
 pub const MAX_LEVELS: usize = 20_000;
 
+/// Levels modelled beyond eight standard deviations of the busiest scenario's concurrency
+/// (see [`SlotLevels::new`]).
+const TAIL_LEVELS: f64 = 6.0;
+
 /// Per-level figures of one slot; index `j - 1` is level j.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SlotLevels {
@@ -95,8 +99,14 @@ impl SlotLevels {
     ) -> Self {
         let lambdas = rate_scenarios(rate, mean_per_minute, slot_s);
         let rho_max = lambdas.iter().fold(0.0f64, |m, l| m.max(l * duration_s));
-        let levels =
-            if rho_max > 0.0 { ((rho_max + 8.0 * rho_max.sqrt() + 10.0).ceil() as usize).min(MAX_LEVELS) } else { 0 };
+        // Enough levels that the busiest scenario exceeds them with a chance below 4e-13 at any
+        // mean concurrency (the worst case, ρ ≈ 1.7; 8e-16 at large ρ): what lies beyond is
+        // busy, and cold, too rarely to move any plan.
+        let levels = if rho_max > 0.0 {
+            ((rho_max + 8.0 * rho_max.sqrt() + TAIL_LEVELS).ceil() as usize).min(MAX_LEVELS)
+        } else {
+            0
+        };
         let mut out = Self {
             busy: vec![0.0; levels],
             cold: vec![0.0; levels],
@@ -309,6 +319,20 @@ mod tests {
             assert!((first - mean).abs() < 1e-6 * mean.max(1.0), "mean {mean}: {first}");
         }
         assert!((ln_factorial(20) - (1..=20).map(|i| f64::from(i).ln()).sum::<f64>()).abs() < 1e-9);
+    }
+
+    #[test]
+    fn the_levels_cover_the_busiest_scenario_but_a_negligible_tail() {
+        // P(N ≥ levels) of Poisson(ρ), from the weights past the last level, over the range
+        // of mean concurrency a slot may have.
+        for rho in [0.001, 0.05, 0.4, 1.0, 1.7, 3.0, 12.0, 120.0, 900.0] {
+            let q = Quantiles([60.0 * rho; 6]);
+            let levels = SlotLevels::new(&q, 60.0 * rho, 1.0, (300.0, 300.0), LevelsAtStart::Steady).levels();
+            let mut pmf = vec![0.0; levels + 400];
+            poisson_pmf(rho, &mut pmf);
+            let beyond: f64 = pmf[levels..].iter().sum();
+            assert!(beyond < 4e-13, "ρ {rho}: {levels} levels leave {beyond:e}");
+        }
     }
 
     #[test]
