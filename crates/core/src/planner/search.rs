@@ -43,16 +43,8 @@ pub struct SlotEval<'a> {
     /// Under a budget, INIT savings at level 1 count only as far as the history has shown
     /// them (see [`SlotLevels::first_cold_for_budget`]).
     budgeted: bool,
-    pc_net: Vec<f64>,
-    cold_suffix: Vec<f64>,
-    exposed_prefix: Vec<f64>,
-    /// `dead_prefix[j]`: expected levels up to j whose environment is gone when the slot
-    /// starts (a round that starts keeping them warm lands cold on them: INIT, no caller).
-    dead_prefix: Vec<f64>,
-    /// `best_top[x]`: the warm-up top K ≥ x minimising `rounds·ping·K + (INIT + penalty)·cold
-    /// above K`, the only part of the objective that depends on K (so each PC level's best
-    /// warm-up top is a look-up, not a scan).
-    best_top: Vec<usize>,
+    /// `at[j]`, j in 0..=n+1: the sums of levels up to / from j (one allocation per slot).
+    at: Vec<LevelSums>,
 }
 
 impl<'a> SlotEval<'a> {
@@ -66,37 +58,25 @@ impl<'a> SlotEval<'a> {
         (penalty, budgeted): (f64, bool),
     ) -> Self {
         let n = levels.levels();
-        let mut pc_net = vec![0.0; n + 1];
-        let mut exposed_prefix = vec![0.0; n + 1];
-        let mut dead_prefix = vec![0.0; n + 1];
+        let mut at = vec![LevelSums { best_top: n, ..LevelSums::default() }; n + 2];
         for j in 1..=n {
-            pc_net[j] = pc_net[j - 1] + prices.pc_level - levels.busy[j - 1] * prices.pc_busy_saving;
-            exposed_prefix[j] = exposed_prefix[j - 1] + levels.exposed[j - 1];
-            dead_prefix[j] = dead_prefix[j - 1] + (1.0 - levels.alive_start[j - 1]).clamp(0.0, 1.0);
+            let prev = at[j - 1];
+            let sums = &mut at[j];
+            sums.pc_net = prev.pc_net + prices.pc_level - levels.busy[j - 1] * prices.pc_busy_saving;
+            sums.exposed_prefix = prev.exposed_prefix + levels.exposed[j - 1];
+            sums.dead_prefix = prev.dead_prefix + (1.0 - levels.alive_start[j - 1]).clamp(0.0, 1.0);
         }
-        let mut cold_suffix = vec![0.0; n + 2];
         for j in (1..=n).rev() {
-            cold_suffix[j] = cold_suffix[j + 1] + levels.cold[j - 1];
+            at[j].cold_suffix = at[j + 1].cold_suffix + levels.cold[j - 1];
         }
-        let g = |k: usize| rounds * prices.ping_on_demand * k as f64 + (prices.init + penalty) * cold_suffix[k + 1];
-        let mut best_top = vec![n; n + 2];
+        let g = |at: &[LevelSums], k: usize| {
+            rounds * prices.ping_on_demand * k as f64 + (prices.init + penalty) * at[k + 1].cold_suffix
+        };
         for x in (1..=n).rev() {
-            best_top[x] = if x == n || g(x) <= g(best_top[x + 1]) { x } else { best_top[x + 1] };
+            let next = at[x + 1].best_top;
+            at[x].best_top = if x == n || g(&at, x) <= g(&at, next) { x } else { next };
         }
-        Self {
-            levels,
-            prices,
-            rounds,
-            keep_warm,
-            max_pc,
-            penalty,
-            budgeted,
-            pc_net,
-            cold_suffix,
-            exposed_prefix,
-            dead_prefix,
-            best_top,
-        }
+        Self { levels, prices, rounds, keep_warm, max_pc, penalty, budgeted, at }
     }
 
     fn penalty(&self) -> f64 {
@@ -105,7 +85,7 @@ impl<'a> SlotEval<'a> {
 
     /// Expected on-demand cold starts with nothing kept warm.
     pub fn baseline_cold(&self) -> f64 {
-        self.cold_suffix[1]
+        self.at[1].cold_suffix
     }
 
     /// Highest PC level worth considering: with keep-warm, levels busy less than
@@ -138,12 +118,12 @@ impl<'a> SlotEval<'a> {
         } else {
             (0.0, 0.0)
         };
-        let cold = self.cold_suffix[top + 1] + crowded;
+        let cold = self.at[top + 1].cold_suffix + crowded;
         let unsure = match self.levels.cold.first() {
             Some(first) if self.budgeted && top >= 1 => first - self.levels.first_cold_for_budget(),
             _ => 0.0,
         };
-        let extra_money = self.pc_net[p] + pings + self.prices.init * (cold - self.baseline_cold() + unsure);
+        let extra_money = self.at[p].pc_net + pings + self.prices.init * (cold - self.baseline_cold() + unsure);
         Choice {
             provisioned: p as u32,
             warm_top: if warm { k as u32 } else { 0 },
@@ -162,7 +142,7 @@ impl<'a> SlotEval<'a> {
             return best;
         }
         // Rounds of several calls: the look-up; a round of one (only without PC) apart.
-        let several = self.best_top[(p + 1).max(2).min(n + 1)];
+        let several = self.at[(p + 1).max(2).min(n + 1)].best_top;
         let one = if p == 0 { 1 } else { 0 };
         [several, one]
             .into_iter()
@@ -198,7 +178,7 @@ impl<'a> SlotEval<'a> {
         // lands cold on those whose environment is gone (INIT, no caller waiting).
         let held = held_pc.max(prev.warm_top as usize).max(next).min(n);
         let top = (choice.warm_top as usize).min(n);
-        let revived = if top > held { self.dead_prefix[top] - self.dead_prefix[held] } else { 0.0 };
+        let revived = if top > held { self.at[top].dead_prefix - self.at[held].dead_prefix } else { 0.0 };
         let revival = revived * self.prices.init;
         if next > held_pc {
             // Requested a lead time ahead: one more billing step for the added levels.
@@ -209,7 +189,7 @@ impl<'a> SlotEval<'a> {
         // waiting caller); the others meet their first caller cold.
         let warm_to = (choice.warm_top as usize).clamp(from, to);
         let pinged = (warm_to - from) as f64;
-        let cold = self.exposed_prefix[to] - self.exposed_prefix[warm_to];
+        let cold = self.at[to].exposed_prefix - self.at[warm_to].exposed_prefix;
         (pinged * self.prices.init + cold * self.prices.init + revival, cold)
     }
 
@@ -217,6 +197,24 @@ impl<'a> SlotEval<'a> {
         let (money, cold) = self.transition(prev, choice);
         money + self.penalty() * cold
     }
+}
+
+/// A slot's sums over its levels at one level j.
+#[derive(Debug, Clone, Copy, Default)]
+struct LevelSums {
+    /// PC up to level j: allocation less the duration saved while busy.
+    pc_net: f64,
+    /// On-demand cold starts at levels j and above.
+    cold_suffix: f64,
+    /// Extra cold starts of levels up to j exposed at the start of the slot.
+    exposed_prefix: f64,
+    /// Expected levels up to j whose environment is gone when the slot starts (a round that
+    /// starts keeping them warm lands cold on them: INIT, no caller).
+    dead_prefix: f64,
+    /// The warm-up top K ≥ j minimising `rounds·ping·K + (INIT + penalty)·cold above K`, the
+    /// only part of the objective that depends on K (so each PC level's best warm-up top is a
+    /// look-up, not a scan).
+    best_top: usize,
 }
 
 /// What is kept warm when a slot starts: the PC level and the warm-up rounds' top.
