@@ -121,11 +121,10 @@ impl SlotLevels {
         // (the mixture's own), and with it absent: `exposed` sums the latter until it is made
         // the difference below.
         let mut entries_first = 0.0;
-        // P(N = k) and P(N ≥ k) for k ≤ levels, and the chance that level k + 1 is alive at
-        // the start as `start` has it (0 when steady: the scenario's own, below), in one buffer.
-        let mut scratch = vec![0.0; 3 * (levels + 1)];
-        let (pmf, rest) = scratch.split_at_mut(levels + 1);
-        let (at_least, known) = rest.split_at_mut(levels + 1);
+        // P(N = k) for k ≤ levels, and the chance that level k + 1 is alive at the start as
+        // `start` has it (0 when steady: the scenario's own, below), in one buffer.
+        let mut scratch = vec![0.0; 2 * levels + 1];
+        let (pmf, known) = scratch.split_at_mut(levels + 1);
         let steady_start = matches!(start, LevelsAtStart::Steady);
         for (j, a) in known[..levels].iter_mut().enumerate() {
             *a = start.at(j + 1).unwrap_or(0.0);
@@ -141,15 +140,16 @@ impl SlotLevels {
                 continue;
             }
             poisson_pmf(lambda * duration_s, pmf);
+            // Level j is busy while N ≥ j.
             let mut tail = 1.0 - pmf.iter().sum::<f64>().min(1.0); // P(N > levels)
-            for j in (0..=levels).rev() {
-                tail += pmf[j];
-                at_least[j] = tail.min(1.0);
+            for (busy, p) in out.busy.iter_mut().zip(&pmf[1..]).rev() {
+                tail += p;
+                *busy += weight * tail.min(1.0);
             }
             entries_first += weight * slot_s * lambda * pmf[0];
             // Every per-level slice is `levels` long: indexing them needs no bound checks.
-            let (pmf_below, at_least_from_1) = (&pmf[..levels], &at_least[1..=levels]);
-            let (busy, cold, exposed) = (&mut out.busy[..levels], &mut out.cold[..levels], &mut out.exposed[..levels]);
+            let pmf_below = &pmf[..levels];
+            let (cold, exposed) = (&mut out.cold[..levels], &mut out.exposed[..levels]);
             let (after, alive_start) = (&mut out.alive_after[..levels], &mut out.alive_start[..levels]);
             for i in 0..levels {
                 let u = lambda * pmf_below[i];
@@ -163,7 +163,6 @@ impl SlotLevels {
                 };
                 let steady = slot_s * u * stay;
                 let alive = if steady_start { 1.0 - stay } else { known[i] };
-                busy[i] += weight * at_least_from_1[i];
                 cold[i] += weight * (steady + (1.0 - stay - alive) * entered).max(0.0);
                 exposed[i] += weight * (steady + (1.0 - stay) * entered);
                 after[i] += weight * (1.0 - stay);
