@@ -172,8 +172,8 @@ impl IdleEvidence {
     /// The reclaim time the evidence points to: the shortest idle spell more likely than not
     /// to end cold (`prior_reclaim` without evidence), at least `floor`.
     pub fn reclaim_minutes(&self, prior_reclaim: u32, floor: u32) -> u32 {
-        let first = (2..=GAP_BINS as i64 + 1).find(|&m| self.gone_after(m, prior_reclaim) >= 0.5);
-        first.map_or(GAP_BINS as u32 + 2, |m| m as u32).max(floor)
+        let first = self.gone_by_bin(prior_reclaim, PRIOR_CALLS).position(|gone| gone >= 0.5);
+        first.map_or(GAP_BINS as u32 + 2, |i| i as u32 + 2).max(floor)
     }
 
     /// Share of post-idle calls that ended cold, pulled towards `prior` as if it had been
@@ -195,22 +195,26 @@ impl IdleEvidence {
         self.cold_per_call_with(prior_reclaim, 0.0)
     }
 
-    /// [`Self::gone_after_with`] at every gap bin, its sums of spells carried from bin to bin
-    /// rather than summed afresh (a plan reads this for every function it plans).
     fn cold_per_call_with(&self, prior_reclaim: u32, prior_weight: f64) -> Option<f64> {
         if self.calls == 0 {
             return None;
         }
-        let (mut gone, mut stayed) = (0u64, self.survived.iter().sum::<u64>());
-        let gone: f64 = (0..GAP_BINS)
-            .map(|i| {
-                gone += self.reclaimed[i];
-                let share = gone_share(gone, stayed, prior_gone(i as i64 + 2, prior_reclaim), prior_weight);
-                stayed -= self.survived[i];
-                self.gaps[i] as f64 * share
-            })
-            .sum();
+        let gone: f64 =
+            self.gone_by_bin(prior_reclaim, prior_weight).zip(self.gaps).map(|(gone, n)| n as f64 * gone).sum();
         Some(gone / self.calls as f64)
+    }
+
+    /// [`Self::gone_after_with`] for the spells of each gap bin in turn (2 minutes, 3, ...),
+    /// its sums of spells carried from bin to bin rather than summed afresh: every run and
+    /// every plan reads these.
+    fn gone_by_bin(&self, prior_reclaim: u32, prior_weight: f64) -> impl Iterator<Item = f64> + '_ {
+        let (mut gone, mut stayed) = (0u64, self.survived.iter().sum::<u64>());
+        (0..GAP_BINS).map(move |i| {
+            gone += self.reclaimed[i];
+            let share = gone_share(gone, stayed, prior_gone(i as i64 + 2, prior_reclaim), prior_weight);
+            stayed -= self.survived[i];
+            share
+        })
     }
 
     /// Observations (spells that ended alive or cold) bearing on the gaps this function's
@@ -310,6 +314,19 @@ mod tests {
         (0..4).for_each(|_| short.add_probe(3, true));
         assert_eq!(short.reclaim_minutes(5, 2), 3);
         assert_eq!(short.reclaim_minutes(5, 4), 4, "never below the floor");
+    }
+
+    #[test]
+    fn the_running_sums_give_each_bin_what_gone_after_gives() {
+        let mut e = IdleEvidence::default();
+        for (spell, cold) in [(3, false), (3, true), (7, false), (12, true), (12, false), (40, true), (6, false)] {
+            e.add_probe(spell, cold);
+        }
+        for prior in [2, 5, 15] {
+            let carried: Vec<f64> = e.gone_by_bin(prior, PRIOR_CALLS).collect();
+            let afresh: Vec<f64> = (2..=GAP_BINS as i64 + 1).map(|m| e.gone_after(m, prior)).collect();
+            assert_eq!(carried, afresh, "prior {prior}");
+        }
     }
 
     #[test]
