@@ -21,7 +21,7 @@ use std::collections::HashMap;
 
 use autopilot_core::decision::ConcurrencyPlan;
 use autopilot_core::forecast::tracker::DEFAULT_REFIT_MINUTES;
-use autopilot_core::forecast::{ForecastConfig, Quantiles, SlotForecast, Tracker};
+use autopilot_core::forecast::{BinForecast, ForecastConfig, Quantiles, SlotForecast, Tracker};
 use autopilot_core::planner::evidence::IdleTracker;
 use autopilot_core::planner::{FunctionProfile, PlannerState, plan};
 use autopilot_core::policy::ConcurrencyPolicy;
@@ -115,6 +115,36 @@ impl ConcurrencyAutopilot {
     }
 }
 
+/// A slot's forecast as [`needs_replan`] reads it: its start, then its mean, p90 and p99 in
+/// calls per minute.
+trait ReplanKeys {
+    fn start(&self) -> Minute;
+    fn keys(&self) -> [f64; 3];
+}
+
+impl ReplanKeys for SlotForecast {
+    fn start(&self) -> Minute {
+        self.start
+    }
+
+    fn keys(&self) -> [f64; 3] {
+        let Quantiles(v) = self.invocations_per_minute;
+        [self.mean_per_minute, v[4], v[5]]
+    }
+}
+
+/// A slot of a [`autopilot_core::forecast::ForecastDraft`]: three `exp_m1` for the check
+/// rather than the seven of the whole slot.
+impl ReplanKeys for (Minute, BinForecast) {
+    fn start(&self) -> Minute {
+        self.0
+    }
+
+    fn keys(&self) -> [f64; 3] {
+        [self.1.mean(), self.1.quantile(4), self.1.quantile(5)]
+    }
+}
+
 /// Whether the plan in force must be remade: none yet, too little of it left ahead, the
 /// function's memory (so its price and duration) changed, the reclaim time its idle evidence
 /// gives changed, or the forecast of a slot still ahead moved beyond the tolerance on its
@@ -123,7 +153,7 @@ fn needs_replan(
     plan: Option<&ConcurrencyPlan>,
     planned: &Planned,
     now: Minute,
-    slots: &[SlotForecast],
+    slots: &[impl ReplanKeys],
     memory: MemoryMb,
     reclaim_minutes: u32,
 ) -> bool {
@@ -133,13 +163,9 @@ fn needs_replan(
         return true;
     }
     let moved = |a: f64, b: f64| (a - b).abs() > REPLAN_ABSOLUTE + REPLAN_RELATIVE * a.abs().max(b.abs());
-    let q = |f: &SlotForecast| {
-        let Quantiles(v) = f.invocations_per_minute;
-        [f.mean_per_minute, v[4], v[5]]
-    };
     slots.iter().any(|new| {
-        planned.slots.iter().find(|old| old.start == new.start).is_some_and(|old| {
-            let (a, b) = (q(old), q(new));
+        planned.slots.iter().find(|old| old.start == new.start()).is_some_and(|old| {
+            let (a, b) = (old.keys(), new.keys());
             a.iter().zip(&b).any(|(x, y)| moved(*x, *y))
         })
     })
@@ -202,12 +228,13 @@ impl Autopilot for ConcurrencyAutopilot {
             // Once per slot of the plan (runs may come more often, and at any phase).
             if state.plan.as_ref().is_none_or(|_| state.forecast_origin != Some(origin)) {
                 state.forecast_origin = Some(origin);
-                // The slots decide whether to replan; the rest of the forecast only a new plan reads.
-                let mut forecast = state.forecaster.forecast_slots(now, self.policy.horizon_minutes);
+                // Three figures of each slot decide whether to replan; only a new plan reads the
+                // whole forecast, and what it has besides the model's (busy time, environments).
+                let draft = state.forecaster.forecast_draft(now, self.policy.horizon_minutes);
                 let evidence = state.idle.evidence;
                 let reclaim = evidence
                     .reclaim_minutes(self.policy.assumed_reclaim_minutes, self.policy.keep_warm_period_minutes + 1);
-                if needs_replan(state.plan.as_ref(), &state.planned, now, &forecast.slots, config.memory, reclaim) {
+                if needs_replan(state.plan.as_ref(), &state.planned, now, &draft.slots, config.memory, reclaim) {
                     let profile = FunctionProfile {
                         architecture: config.architecture,
                         memory: config.memory,
@@ -215,6 +242,7 @@ impl Autopilot for ConcurrencyAutopilot {
                         init_ms: state.init_ms.unwrap_or(DEFAULT_INIT_MS),
                         idle_evidence: Some(evidence),
                     };
+                    let mut forecast = draft.into_forecast();
                     state.forecaster.complete(&mut forecast);
                     // The rounds going out keep the plan's top warm.
                     let warm_top = state

@@ -19,7 +19,7 @@ pub mod tracker;
 use serde::{Deserialize, Serialize};
 
 pub use quantiles::{LEVELS, Quantiles, SCENARIO_WEIGHTS};
-pub use seasonal::{ModelKind, SeasonalModel};
+pub use seasonal::{BinForecast, ModelKind, SeasonalModel};
 pub use series::Series;
 pub use tracker::Tracker;
 
@@ -77,6 +77,24 @@ pub struct Forecast {
     pub recent_environments: Vec<u64>,
 }
 
+/// A forecast whose slots are still on the model's scale: what a caller that may not need the
+/// forecast at all reads first ([`Tracker::forecast_draft`]), paying for every quantile of
+/// every slot only when it does ([`Self::into_forecast`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ForecastDraft {
+    /// The forecast but for its slots (empty).
+    head: Forecast,
+    /// Start of each slot and its forecast.
+    pub slots: Vec<(Minute, BinForecast)>,
+}
+
+impl ForecastDraft {
+    /// The forecast, every slot's quantiles and mean worked out.
+    pub fn into_forecast(self) -> Forecast {
+        Forecast { slots: slot_forecasts(&self.slots), ..self.head }
+    }
+}
+
 /// Minutes of [`Forecast::recent_environments`] kept: one default horizon, longer than any
 /// reclaim time the planner assumes.
 pub const RECENT_MINUTES: usize = 60;
@@ -111,15 +129,21 @@ pub fn forecast_load(
 /// The model's forecast for the slots of `step` minutes that cover `horizon_minutes` from
 /// `origin` (where the model's history ends).
 fn horizon_slots(model: &SeasonalModel, origin: Minute, step: i64, horizon_minutes: u32) -> Vec<SlotForecast> {
+    slot_forecasts(&horizon_bins(model, origin, step, horizon_minutes))
+}
+
+/// [`horizon_slots`] on the model's scale, with each slot's start.
+fn horizon_bins(model: &SeasonalModel, origin: Minute, step: i64, horizon_minutes: u32) -> Vec<(Minute, BinForecast)> {
     let bins = (i64::from(horizon_minutes) + step - 1).div_euclid(step) as usize;
-    model
-        .forecast_from(0, bins)
-        .into_iter()
-        .enumerate()
-        .map(|(k, (q, mean))| SlotForecast {
-            start: origin.plus(k as i64 * step),
-            invocations_per_minute: q,
-            mean_per_minute: mean,
+    model.bins_from(0, bins).into_iter().enumerate().map(|(k, b)| (origin.plus(k as i64 * step), b)).collect()
+}
+
+fn slot_forecasts(bins: &[(Minute, BinForecast)]) -> Vec<SlotForecast> {
+    bins.iter()
+        .map(|(start, b)| SlotForecast {
+            start: *start,
+            invocations_per_minute: b.quantiles(),
+            mean_per_minute: b.mean(),
         })
         .collect()
 }

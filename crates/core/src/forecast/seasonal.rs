@@ -219,20 +219,22 @@ impl SeasonalModel {
 
     /// Quantiles and mean of arrivals per minute for bins `skip..skip + bins` after the origin.
     pub fn forecast_from(&self, skip: usize, bins: usize) -> Vec<(Quantiles, f64)> {
-        if self.kind == ModelKind::NoHistory {
-            return vec![(Quantiles::ZERO, 0.0); bins];
-        }
+        self.bins_from(skip, bins).iter().map(|b| (b.quantiles(), b.mean())).collect()
+    }
+
+    /// The forecast of bins `skip..skip + bins` after the origin on the model's scale.
+    pub fn bins_from(&self, skip: usize, bins: usize) -> Vec<BinForecast> {
         let step = i64::from(self.step_minutes);
+        if self.kind == ModelKind::NoHistory {
+            return vec![BinForecast { centre: 0.0, err: [0.0; 7], step_minutes: step }; bins];
+        }
         (skip..skip + bins)
             .map(|k| {
                 let minute = self.origin.plus(k as i64 * step);
                 let h = k as i64 + 1 + self.last_age;
                 let pull = self.phi.powi(h.min(i64::from(i32::MAX)) as i32) * self.last_dev;
                 let centre = self.seasonal_at(minute) + self.level + pull;
-                let err = self.error_stats(h * step);
-                let q = Quantiles(std::array::from_fn(|i| (centre + err[i]).exp_m1().max(0.0) / step as f64));
-                let mean = (centre + err[6]).exp_m1().max(0.0) / step as f64;
-                (q, mean)
+                BinForecast { centre, err: self.error_stats(h * step), step_minutes: step }
             })
             .collect()
     }
@@ -266,6 +268,37 @@ impl SeasonalModel {
             }
         }
         self.errors[self.errors.len() - 1].1
+    }
+}
+
+/// One bin's forecast on the model's scale (`z = ln(1 + arrivals)`): its centre and the error
+/// statistics at its horizon. Each figure in arrivals per minute costs an `exp_m1`, so a caller
+/// that reads only a few of them (whether a plan still holds) pays only for those.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BinForecast {
+    centre: f64,
+    /// Error quantiles at [`super::LEVELS`], then ln E[exp(error)].
+    err: [f64; 7],
+    step_minutes: i64,
+}
+
+impl BinForecast {
+    /// Arrivals per minute at [`super::LEVELS`]`[i]` (`i` < 6).
+    pub fn quantile(&self, i: usize) -> f64 {
+        self.per_minute(self.err[i])
+    }
+
+    /// Expected arrivals per minute.
+    pub fn mean(&self) -> f64 {
+        self.per_minute(self.err[6])
+    }
+
+    pub fn quantiles(&self) -> Quantiles {
+        Quantiles(std::array::from_fn(|i| self.quantile(i)))
+    }
+
+    fn per_minute(&self, err: f64) -> f64 {
+        (self.centre + err).exp_m1().max(0.0) / self.step_minutes as f64
     }
 }
 

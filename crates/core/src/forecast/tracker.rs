@@ -14,7 +14,7 @@ use std::collections::VecDeque;
 
 use super::seasonal::SeasonalModel;
 use super::series::Series;
-use super::{Forecast, ForecastConfig, RECENT_MINUTES, horizon_slots, recent_environments};
+use super::{Forecast, ForecastConfig, ForecastDraft, RECENT_MINUTES, horizon_bins, recent_environments};
 use crate::domain::Minute;
 use crate::observe::MinuteLoad;
 
@@ -134,6 +134,13 @@ impl Tracker {
     /// minutes: for a caller that compares the slots with an earlier forecast first and may
     /// not need them. [`Self::complete`] adds them.
     pub fn forecast_slots(&mut self, now: Minute, horizon_minutes: u32) -> Forecast {
+        self.forecast_draft(now, horizon_minutes).into_forecast()
+    }
+
+    /// [`Self::forecast_slots`] with the slots still on the model's scale: for a caller that
+    /// reads a few figures of each slot first (whether a plan made earlier still holds) and
+    /// needs the whole forecast only now and then.
+    pub fn forecast_draft(&mut self, now: Minute, horizon_minutes: u32) -> ForecastDraft {
         let step = i64::from(self.config.slot_minutes.max(1));
         let origin = Minute(now.0.min(self.known_until.0).div_euclid(step) * step);
         let stale = match &self.model {
@@ -160,17 +167,17 @@ impl Tracker {
             }
         }
         let model = self.model.as_ref().unwrap_or_else(|| unreachable!("fitted above"));
-        let slots = horizon_slots(model, origin, step, horizon_minutes);
-        Forecast {
+        let head = Forecast {
             origin,
             slot_minutes: self.config.slot_minutes,
             model: model.kind,
             // Advancing counts every new bin; a refit counts those of its window.
             history_minutes: model.known_bins.min(self.window_bins()) as u64 * step as u64,
             mean_duration_ms: None,
-            slots,
+            slots: Vec::new(),
             recent_environments: Vec::new(),
-        }
+        };
+        ForecastDraft { head, slots: horizon_bins(model, origin, step, horizon_minutes) }
     }
 
     /// Adds to a forecast of [`Self::forecast_slots`] what [`Self::forecast`] has besides, for
@@ -232,6 +239,7 @@ impl Tracker {
 
 #[cfg(test)]
 mod tests {
+    use super::super::Quantiles;
     use super::super::forecast_load;
     use super::super::tests::poisson_loads;
     use super::*;
@@ -293,7 +301,7 @@ mod tests {
     }
 
     #[test]
-    fn the_slots_first_then_the_rest_is_the_whole_forecast() {
+    fn the_draft_then_the_slots_then_the_rest_is_the_whole_forecast() {
         let load = poisson_loads(0, 3 * DAY, 14, daily);
         let config = ForecastConfig { max_history_days: 14, ..ForecastConfig::default() };
         let (mut whole, mut parts) = (Tracker::new(Minute(0), config, 60), Tracker::new(Minute(0), config, 60));
@@ -302,7 +310,15 @@ mod tests {
             whole.push(&new, Minute(now));
             parts.push(&new, Minute(now));
             let expected = whole.forecast(Minute(now), 60);
-            let mut f = parts.forecast_slots(Minute(now), 60);
+            let draft = parts.forecast_draft(Minute(now), 60);
+            for ((start, bin), slot) in draft.slots.iter().zip(&expected.slots) {
+                let Quantiles(q) = slot.invocations_per_minute;
+                assert_eq!(
+                    (*start, bin.mean(), bin.quantile(4), bin.quantile(5)),
+                    (slot.start, slot.mean_per_minute, q[4], q[5])
+                );
+            }
+            let mut f = draft.into_forecast();
             assert_eq!((f.mean_duration_ms, f.recent_environments.len()), (None, 0));
             assert_eq!(f.slots, expected.slots);
             parts.complete(&mut f);
