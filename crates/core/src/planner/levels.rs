@@ -129,9 +129,8 @@ impl SlotLevels {
         for (j, a) in known[..levels].iter_mut().enumerate() {
             *a = start.at(j + 1).unwrap_or(0.0);
         }
-        // With the reclaim time one slot long (the policy's default), `e^(−uR)` is `e^(−uT)`.
-        let same_times = reclaim_s == slot_s;
         let known = &known[..levels];
+        let frame = Frame { duration_s, slot_s, reclaim_s, start_alive: (!steady_start).then_some(known) };
         for (lambda, weight) in distinct_scenarios(&lambdas) {
             if lambda <= 0.0 {
                 for (a, k) in out.alive_start.iter_mut().zip(known) {
@@ -139,41 +138,51 @@ impl SlotLevels {
                 }
                 continue;
             }
-            poisson_pmf(lambda * duration_s, pmf);
-            // Level j is busy while N ≥ j.
-            let mut tail = 1.0 - pmf.iter().sum::<f64>().min(1.0); // P(N > levels)
-            for (busy, p) in out.busy.iter_mut().zip(&pmf[1..]).rev() {
-                tail += p;
-                *busy += weight * tail.min(1.0);
-            }
-            entries_first += weight * slot_s * lambda * pmf[0];
-            // Every per-level slice is `levels` long: indexing them needs no bound checks.
-            let pmf_below = &pmf[..levels];
-            let (cold, exposed) = (&mut out.cold[..levels], &mut out.exposed[..levels]);
-            let (after, alive_start) = (&mut out.alive_after[..levels], &mut out.alive_start[..levels]);
-            for i in 0..levels {
-                let u = lambda * pmf_below[i];
-                // Far in the Poisson tail both exponentials are 1 − x to the last bit: the
-                // plan of a busy function has hundreds of such levels.
-                let (stay, entered) = if u * reclaim_s.max(slot_s) < 1e-12 {
-                    (1.0 - u * reclaim_s, u * slot_s)
-                } else {
-                    let stay = (-u * reclaim_s).exp();
-                    (stay, 1.0 - if same_times { stay } else { (-u * slot_s).exp() })
-                };
-                let steady = slot_s * u * stay;
-                let alive = if steady_start { 1.0 - stay } else { known[i] };
-                cold[i] += weight * (steady + (1.0 - stay - alive) * entered).max(0.0);
-                exposed[i] += weight * (steady + (1.0 - stay) * entered);
-                after[i] += weight * (1.0 - stay);
-                alive_start[i] += weight * alive;
-            }
+            entries_first += out.add_scenario(lambda, weight, pmf, &frame);
         }
         for (exposed, cold) in out.exposed.iter_mut().zip(&out.cold) {
             *exposed = (*exposed - cold).max(0.0);
         }
         out.entries_first = (levels > 0).then_some(entries_first);
         out
+    }
+
+    /// Adds one rate scenario of weight `weight` to the per-level figures (`pmf`: a buffer of
+    /// `levels + 1`); returns its expected entries of level 1 in the slot, weighted.
+    fn add_scenario(&mut self, lambda: f64, weight: f64, pmf: &mut [f64], frame: &Frame<'_>) -> f64 {
+        let Frame { duration_s, slot_s, reclaim_s, start_alive } = *frame;
+        let levels = self.levels();
+        poisson_pmf(lambda * duration_s, pmf);
+        // Level j is busy while N ≥ j.
+        let mut tail = 1.0 - pmf.iter().sum::<f64>().min(1.0); // P(N > levels)
+        for (busy, p) in self.busy.iter_mut().zip(&pmf[1..]).rev() {
+            tail += p;
+            *busy += weight * tail.min(1.0);
+        }
+        // With the reclaim time one slot long (the policy's default), `e^(−uR)` is `e^(−uT)`.
+        let same_times = reclaim_s == slot_s;
+        // Every per-level slice is `levels` long: indexing them needs no bound checks.
+        let pmf_below = &pmf[..levels];
+        let (cold, exposed) = (&mut self.cold[..levels], &mut self.exposed[..levels]);
+        let (after, alive_start) = (&mut self.alive_after[..levels], &mut self.alive_start[..levels]);
+        for i in 0..levels {
+            let u = lambda * pmf_below[i];
+            // Far in the Poisson tail both exponentials are 1 − x to the last bit: the
+            // plan of a busy function has hundreds of such levels.
+            let (stay, entered) = if u * reclaim_s.max(slot_s) < 1e-12 {
+                (1.0 - u * reclaim_s, u * slot_s)
+            } else {
+                let stay = (-u * reclaim_s).exp();
+                (stay, 1.0 - if same_times { stay } else { (-u * slot_s).exp() })
+            };
+            let steady = slot_s * u * stay;
+            let alive = start_alive.map_or(1.0 - stay, |a| a[i]);
+            cold[i] += weight * (steady + (1.0 - stay - alive) * entered).max(0.0);
+            exposed[i] += weight * (steady + (1.0 - stay) * entered);
+            after[i] += weight * (1.0 - stay);
+            alive_start[i] += weight * alive;
+        }
+        weight * slot_s * lambda * pmf[0]
     }
 
     /// Replaces the model's cold starts at level 1 (the idle function's first call) by what
@@ -251,6 +260,17 @@ pub fn rate_scenarios(rate: &Quantiles, mean_per_minute: f64, slot_s: f64) -> [f
     }
     let shrink = (excess / variance).sqrt();
     counts.map(|c| (centre + shrink * (c - centre)) * m / centre / slot_s)
+}
+
+/// What every rate scenario of a slot shares: the mean duration and the slot's and reclaim
+/// times (s), and which levels are alive at the start when `start` says (`None`: steady state,
+/// each scenario's own).
+#[derive(Clone, Copy)]
+struct Frame<'a> {
+    duration_s: f64,
+    slot_s: f64,
+    reclaim_s: f64,
+    start_alive: Option<&'a [f64]>,
 }
 
 /// The scenarios' rates with their weights, equal neighbours merged (a forecast without rate
