@@ -114,23 +114,23 @@ fn reusing_the_environment_just_finished_is_what_the_general_rules_do() {
             EnvironmentPool::new(MemoryMb::new(512).unwrap(), config),
         );
         let mut at = 0.0;
-        let mut shortcuts = 0;
         for i in 0..50_000 {
-            at += if next() < 0.9 { 2_000.0 * next() } else { 120_000.0 * next() };
-            if i % 5_000 == 4_999 {
-                let level = (next() * 3.0) as u32;
-                fast.set_provisioned(at, level);
-                general.set_provisioned(at, level);
+            let gap = if next() < 0.9 { 2_000.0 * next() } else { 120_000.0 * next() };
+            if i % 500 == 499 {
+                // Between two calls, as a policy run is: a call may be running, or have ended.
+                let (when, level) = (at + gap * next(), (next() * 3.0) as u32);
+                fast.set_provisioned(when, level);
+                general.set_provisioned(when, level);
             }
+            at += gap;
             let (service, resets, init) = (3_000.0 * next(), next() < 0.01, 200.0 * next());
-            let before = fast.counts();
             let got = fast.invoke_with(at, service, resets, || init);
             let want = general.place(at, service, resets, || init);
             assert_eq!(got, want, "call {i} at {at}");
             assert_eq!((fast.counts(), fast.idle(), fast.busy()), (general.counts(), general.idle(), general.busy()));
-            shortcuts += usize::from(got.0 == Placement::Warm && fast.counts().warm == before.warm + 1);
         }
         assert_eq!(fast.take_pc_usage(at), general.take_pc_usage(at));
-        assert!(shortcuts > 10_000, "the case is common: {shortcuts}");
+        // Most calls reuse a warm environment, the case the shortcut is for.
+        assert!(fast.counts().warm > 10_000, "{:?}", fast.counts());
     }
 }
