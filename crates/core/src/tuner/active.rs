@@ -227,17 +227,11 @@ pub fn gain_reason(l: &Landscape, to: &Prediction, from: &Prediction) -> MemoryR
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
-
     use super::*;
-    use crate::cost::{CostModel, billed_ms};
-    use crate::domain::Architecture;
-    use crate::observe::Counters;
     use crate::policy::Policy;
     use crate::tuner::Settings;
     use crate::tuner::evidence::Evidence;
-    use crate::tuner::landscape::Bounds;
-    use crate::tuner::objective::Objective;
+    use crate::tuner::tests::{history_of, landscape};
 
     fn mb(v: u64) -> MemoryMb {
         MemoryMb::new(v).unwrap()
@@ -263,20 +257,8 @@ mod tests {
         let mut policy = Policy::default();
         policy.constraints.max_memory_mb = mb(2048);
         let settings = Settings::default();
-        let mut history: BTreeMap<MemoryMb, Counters> = BTreeMap::new();
-        for &(m, ds) in measured {
-            let c = history.entry(mb(m)).or_default();
-            for &d in ds {
-                c.invocations += 1;
-                c.duration.record(d);
-                c.billed_ms += billed_ms(d);
-            }
-        }
-        let evidence = Evidence::from_history(&history, policy.guardrails.confidence);
-        let bounds = Bounds::new(&policy.constraints, &evidence, Vec::new(), mb(128));
-        let objective = Objective::new(policy.goal, &CostModel::default(), Architecture::Arm64, 0.0);
-        let l = Landscape::new(&evidence, &policy, &settings, objective, bounds);
-        next_probe(&l, budget).map(|p| p.memory)
+        let evidence = Evidence::from_history(&history_of(measured), policy.guardrails.confidence);
+        next_probe(&landscape(&evidence, &policy, &settings), budget).map(|p| p.memory)
     }
 
     #[test]

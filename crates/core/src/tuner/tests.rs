@@ -394,8 +394,8 @@ fn active_probes_stay_in_range_and_the_answer_was_measured() {
     assert!(r.memory <= mb(1769) && r.confidence > 0.0, "CPU-bound: no gain above one vCPU: {r:?}");
 }
 
-/// A landscape of probes: `(size, durations)` measured, a p99 SLO.
-fn probed(points: &[(u64, &[f64])], slo: f64) -> (Evidence, Policy) {
+/// Counters of probes: `(size, durations)` measured.
+pub(super) fn history_of(points: &[(u64, &[f64])]) -> BTreeMap<MemoryMb, Counters> {
     let mut history: BTreeMap<MemoryMb, Counters> = BTreeMap::new();
     for &(m, ds) in points {
         let c = history.entry(mb(m)).or_default();
@@ -405,12 +405,18 @@ fn probed(points: &[(u64, &[f64])], slo: f64) -> (Evidence, Policy) {
             c.billed_ms += billed_ms(d);
         }
     }
-    let mut policy = Policy::default();
-    policy.constraints.p99_slo_ms = Some(slo);
-    (Evidence::from_history(&history, policy.guardrails.confidence), policy)
+    history
 }
 
-fn landscape<'a>(evidence: &'a Evidence, policy: &'a Policy, settings: &'a Settings) -> Landscape<'a> {
+/// A landscape of probes: `(size, durations)` measured, a p99 SLO.
+fn probed(points: &[(u64, &[f64])], slo: f64) -> (Evidence, Policy) {
+    let mut policy = Policy::default();
+    policy.constraints.p99_slo_ms = Some(slo);
+    (Evidence::from_history(&history_of(points), policy.guardrails.confidence), policy)
+}
+
+/// The landscape of arm64 prices from 128 MB within the policy's range.
+pub(super) fn landscape<'a>(evidence: &'a Evidence, policy: &'a Policy, settings: &'a Settings) -> Landscape<'a> {
     let bounds = Bounds::new(&policy.constraints, evidence, Vec::new(), mb(128));
     let objective = Objective::new(policy.goal, &CostModel::default(), Architecture::Arm64, 0.0);
     Landscape::new(evidence, policy, settings, objective, bounds)
