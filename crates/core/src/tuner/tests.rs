@@ -92,6 +92,11 @@ fn window_of(m: MemoryMb, n: u64, d: impl Fn(f64) -> f64) -> Counters {
     c
 }
 
+/// Windows of 2,000 invocations at each of `sizes`, of the function of [`window_of`].
+fn windows_at(sizes: &[u64], d: impl Fn(f64) -> f64) -> BTreeMap<MemoryMb, Counters> {
+    sizes.iter().map(|&m| (mb(m), window_of(mb(m), 2_000, &d))).collect()
+}
+
 #[test]
 fn passive_walks_past_a_local_minimum_to_an_optimum_beyond_one_step() {
     // CPU-bound code (cost flat) a little slower than 1/m up to 1 GB, then 12% faster than
@@ -181,10 +186,7 @@ fn flat_cost_below_one_vcpu_is_followed_upward() {
     // sides open. The next move goes up past 300 MB, not down toward the prior's side.
     let d = |m: f64| 1.0e5 / m;
     let policy = Policy::default();
-    let mut history = BTreeMap::new();
-    for m in [300, 212] {
-        history.insert(mb(m), window_of(mb(m), 2_000, d));
-    }
+    let history = windows_at(&[300, 212], d);
     let out = run(&input(mb(212), &history, &[]), &policy);
     assert!(
         matches!(out.decision, MemoryDecision::Explore { to, .. } if to == mb(424)),
@@ -199,10 +201,7 @@ fn a_step_that_would_stop_just_short_of_the_range_end_heads_for_the_end() {
     // from 304 would stop at 152, 24 MB short of it: the way is split to end at 128.
     let d = |m: f64| 40.0 + 2_000.0 / m;
     let policy = Policy::default();
-    let mut history = BTreeMap::new();
-    for m in [608, 304] {
-        history.insert(mb(m), window_of(mb(m), 2_000, d));
-    }
+    let mut history = windows_at(&[608, 304], d);
     let first = run(&input(mb(304), &history, &[]), &policy).decision.target();
     assert_eq!(first, mb(197));
     history.insert(first, window_of(first, 2_000, d));
@@ -224,10 +223,7 @@ fn a_bracketed_optimum_is_zoomed_into_where_neither_neighbour_shows_it() {
     let price = |m: u64| cost.invocation(Architecture::X86_64, mb(m), d(m as f64));
     assert!(price(1024) < price(2048) && price(2048) < price(512) && price(1448) < 0.95 * price(1024));
     let policy = Policy::default();
-    let mut history = BTreeMap::new();
-    for m in [512, 2048, 1024] {
-        history.insert(mb(m), window_of(mb(m), 2_000, d));
-    }
+    let history = windows_at(&[512, 2048, 1024], d);
     let out = run(&input(mb(1024), &history, &[]), &policy);
     assert!(
         matches!(out.decision, MemoryDecision::Explore { to, .. } if to == mb(1448)),
