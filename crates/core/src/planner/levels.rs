@@ -63,6 +63,9 @@ pub struct SlotLevels {
     /// Level 1's cold starts as far as the history has shown them (see
     /// [`Self::calibrate_first_level`]); `None` = as `cold[0]`.
     pub first_cold_shown: Option<f64>,
+    /// Mean concurrency (λ·d) of the lowest rate scenario: how busy PC is sure to be, which is
+    /// what a budget may count on it saving ([`busy_shares`]).
+    pub low_load: f64,
 }
 
 /// Which environments are alive at the start of a slot, level by level.
@@ -116,6 +119,7 @@ impl SlotLevels {
             alive_after: vec![0.0; levels],
             alive_start: vec![0.0; levels],
             first_cold_shown: None,
+            low_load: lambdas[0] * duration_s,
         };
         // Cold starts at each level with the environment alive at the start as in steady state
         // (the mixture's own), and with it absent: `exposed` sums the latter until it is made
@@ -287,6 +291,20 @@ fn distinct_scenarios(lambdas: &[f64; 6]) -> impl Iterator<Item = (f64, f64)> {
         }
     }
     merged.into_iter().take(n)
+}
+
+/// `P(N ≥ j)` for j = 1..=n, N ~ Poisson(`load`): the share of a slot level j is busy at that
+/// mean concurrency.
+pub fn busy_shares(load: f64, n: usize) -> Vec<f64> {
+    let mut pmf = vec![0.0; n + 1];
+    poisson_pmf(load, &mut pmf);
+    let mut tail = 1.0 - pmf.iter().sum::<f64>().min(1.0); // P(N > n)
+    let mut out = vec![0.0; n];
+    for (busy, p) in out.iter_mut().zip(&pmf[1..]).rev() {
+        tail += p;
+        *busy = tail.min(1.0);
+    }
+    out
 }
 
 /// Fills `pmf[k] = P(N = k)` for N ~ Poisson(mean), k < pmf.len(), computed outwards from

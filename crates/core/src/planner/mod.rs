@@ -20,9 +20,11 @@
 //! rather than from a threshold.
 //!
 //! With a money cap (`maxExtraCostPct`, `budgetPerDayUsd`) the group states a budget rather
-//! than a price of latency: each slot may add at most its share, and within it the planner
-//! removes as many cold starts as it can (money only breaks ties). See [`levels`] for the
-//! traffic model.
+//! than a price of latency: each slot may add at most its share (a share left unspent may
+//! be spent by a later slot, never ahead of its own), and within it the planner removes as
+//! many cold starts as it can (money only breaks ties). Savings count only as far as they are
+//! sure: PC's as busy as the forecast's lowest scenario keeps it, INIT's as the history has
+//! shown. See [`levels`] for the traffic model.
 
 pub mod evidence;
 pub mod levels;
@@ -41,7 +43,7 @@ use crate::policy::ConcurrencyPolicy;
 use evidence::IdleEvidence;
 use levels::{FirstLevelEvidence, LevelsAtStart, SlotLevels};
 use prices::UnitPrices;
-use search::{BUDGET_PENALTY_USD, Choice, Held, SlotEval, path_money, plan_levels};
+use search::{BUDGET_PENALTY_USD, Choice, Held, SlotEval, path_fits, plan_levels};
 
 /// Mean duration assumed when a function has no traffic history at all (ms).
 pub const DEFAULT_DURATION_MS: f64 = 100.0;
@@ -129,7 +131,7 @@ pub fn plan(
             lv.mean_rate * slot_s * prices.invocation + cold * prices.init
         })
         .collect();
-    let budget = horizon_budget(policy, &baseline);
+    let budgets = slot_budgets(policy, &baseline);
     let search = |penalty: f64| {
         let evals: Vec<SlotEval<'_>> = levels
             .iter()
@@ -138,19 +140,19 @@ pub fn plan(
         let alone: Vec<Choice> = evals.iter().map(SlotEval::standalone).collect();
         let held = Held { provisioned: state.provisioned, warm_top: state.warm_top };
         let path = plan_levels(&evals, &alone, held);
-        let money = path_money(&evals, &path, held);
-        (evals, alone, path, money)
+        let fits = budgets.as_ref().is_none_or(|b| path_fits(&evals, &path, held, b));
+        (evals, alone, path, fits)
     };
-    let (evals, alone, path, bound) = match budget {
+    let (evals, alone, path, bound) = match budgets {
         None => {
             let (e, a, p, _) = search(prices.cold_start - prices.init);
             (e, a, p, false)
         }
-        Some(b) => {
+        Some(_) => {
             // The highest price of a cold start whose plan fits the budget (bisection on a
             // log scale; a price near zero gives the cheapest plan, which always fits).
             let top = search(BUDGET_PENALTY_USD);
-            if top.3 <= b {
+            if top.3 {
                 (top.0, top.1, top.2, false)
             } else {
                 let (mut lo, mut hi) = (1e-9f64, BUDGET_PENALTY_USD);
@@ -158,7 +160,7 @@ pub fn plan(
                 for _ in 0..BUDGET_SEARCH_STEPS {
                     let mid = (lo * hi).sqrt();
                     let r = search(mid);
-                    if r.3 <= b {
+                    if r.3 {
                         lo = mid;
                         best = r;
                     } else {
@@ -227,15 +229,15 @@ fn alive_now(forecast: &Forecast, reclaim_minutes: u32) -> LevelsAtStart<'static
     LevelsAtStart::Alive(u32::try_from(n).unwrap_or(u32::MAX))
 }
 
-/// The money the horizon may add under the policy's cap and budget.
-fn horizon_budget(policy: &ConcurrencyPolicy, baseline: &[f64]) -> Option<f64> {
-    let by_share = policy.max_extra_cost_pct.map(|pct| pct / 100.0 * baseline.iter().sum::<f64>());
-    let minutes = f64::from(policy.slot_minutes) * baseline.len() as f64;
-    let by_budget = policy.budget_per_day_usd.map(|b| b * minutes / 1440.0);
-    match (by_share, by_budget) {
-        (Some(a), Some(b)) => Some(a.min(b)),
-        (a, b) => a.or(b),
+/// The money each slot may add under the policy's cap (its share of the slot's on-demand
+/// cost) and budget (the day's budget spread evenly over its slots); `None` without either.
+fn slot_budgets(policy: &ConcurrencyPolicy, baseline: &[f64]) -> Option<Vec<f64>> {
+    if policy.max_extra_cost_pct.is_none() && policy.budget_per_day_usd.is_none() {
+        return None;
     }
+    let per_day = policy.budget_per_day_usd.map(|b| b * f64::from(policy.slot_minutes) / 1440.0);
+    let share = |cost: f64| policy.max_extra_cost_pct.map_or(f64::INFINITY, |pct| pct / 100.0 * cost);
+    Some(baseline.iter().map(|&cost| share(cost).min(per_day.unwrap_or(f64::INFINITY))).collect())
 }
 
 /// Bisection steps of the budget search (a factor of 1e9 in cold-start price to ≈ 4%).

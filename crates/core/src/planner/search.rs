@@ -2,7 +2,7 @@
 //! dynamic programme on the PC level carried from slot to slot, so that lowering PC pays for
 //! the levels it exposes and raising it pays the extra billing step of its lead time.
 
-use super::levels::SlotLevels;
+use super::levels::{SlotLevels, busy_shares};
 use super::prices::UnitPrices;
 
 /// With keep-warm allowed, PC levels busy less than this share of a slot are not considered:
@@ -59,10 +59,16 @@ impl<'a> SlotEval<'a> {
     ) -> Self {
         let n = levels.levels();
         let mut at = vec![LevelSums { best_top: n, ..LevelSums::default() }; n + 2];
+        // Under a budget, PC's duration saving counts only as far as the lowest rate scenario
+        // keeps it busy: a saving that needs the burst the upper quantiles fear is not money
+        // the cap may spend in advance (bought on it, PC idles through a burst that does not
+        // come and the cap is overrun many times over on on/off traffic).
+        let sure = budgeted.then(|| busy_shares(levels.low_load, n));
         for j in 1..=n {
             let prev = at[j - 1];
+            let busy = sure.as_ref().map_or(levels.busy[j - 1], |s| s[j - 1].min(levels.busy[j - 1]));
             let sums = &mut at[j];
-            sums.pc_net = prev.pc_net + prices.pc_level - levels.busy[j - 1] * prices.pc_busy_saving;
+            sums.pc_net = prev.pc_net + prices.pc_level - busy * prices.pc_busy_saving;
             sums.exposed_prefix = prev.exposed_prefix + levels.exposed[j - 1];
             sums.dead_prefix = prev.dead_prefix + (1.0 - levels.alive_start[j - 1]).clamp(0.0, 1.0);
         }
@@ -230,15 +236,23 @@ impl From<&Choice> for Held {
     }
 }
 
-/// Money of a path (slots' extra money plus transitions) from what is held now.
-pub fn path_money(slots: &[SlotEval<'_>], path: &[Choice], current: Held) -> f64 {
+/// Whether a path from what is held now keeps within `budgets` (money each slot may add):
+/// by every slot, the money spent so far (slots' extra money plus transitions) is within what
+/// the slots so far may add. A plan may save a slot's share for later, never spend a later
+/// slot's share now: only the first slot is carried out before the next plan, so a plan that
+/// spent the horizon's budget up front would, replanned every slot, spend it every slot.
+pub fn path_fits(slots: &[SlotEval<'_>], path: &[Choice], current: Held, budgets: &[f64]) -> bool {
     let mut prev = current;
-    let mut money = 0.0;
-    for (eval, c) in slots.iter().zip(path) {
+    let (mut money, mut allowed) = (0.0, 0.0);
+    for ((eval, c), budget) in slots.iter().zip(path).zip(budgets) {
         money += c.extra_money + eval.transition(prev, c).0;
+        allowed += budget;
+        if money > allowed {
+            return false;
+        }
         prev = Held::from(c);
     }
-    money
+    true
 }
 
 /// The choice of each slot minimising the summed objective, starting from what is held now.
@@ -313,5 +327,25 @@ mod tests {
                 assert!((got.objective - scan.objective).abs() <= 1e-12 * scan.objective.abs().max(1e-9), "{rate} {p}");
             }
         }
+    }
+
+    #[test]
+    fn a_budget_may_be_saved_for_later_slots_but_not_spent_ahead_of_them() {
+        // Only a plan's first slot is carried out before the next plan: a path that spends a
+        // later slot's share up front would, replanned every slot, spend it every slot.
+        let policy = ConcurrencyPolicy::default();
+        let memory = MemoryMb::new(512).unwrap();
+        let prices = UnitPrices::new(&CostModel::default(), Architecture::X86_64, memory, 200.0, 300.0, &policy);
+        let q = Quantiles([1.0; 6]);
+        let levels = SlotLevels::new(&q, 1.0, 0.2, (300.0, 300.0), super::super::levels::LevelsAtStart::Steady);
+        let slots: Vec<SlotEval<'_>> =
+            (0..2).map(|_| SlotEval::new(&levels, &prices, 1.25, false, u32::MAX, (1e-4, true))).collect();
+        let spend =
+            |money: f64| Choice { provisioned: 0, warm_top: 0, extra_money: money, cold: 0.0, objective: money };
+        let budgets = [1.0, 1.0];
+        assert!(path_fits(&slots, &[spend(0.0), spend(2.0)], Held::default(), &budgets), "saved, then spent");
+        assert!(path_fits(&slots, &[spend(1.0), spend(1.0)], Held::default(), &budgets));
+        assert!(!path_fits(&slots, &[spend(2.0), spend(0.0)], Held::default(), &budgets), "spent ahead");
+        assert!(!path_fits(&slots, &[spend(0.5), spend(1.6)], Held::default(), &budgets));
     }
 }

@@ -124,6 +124,32 @@ fn cost_neutral_policy_never_expects_to_spend_more() {
 }
 
 #[test]
+fn a_cap_does_not_spend_savings_that_only_a_burst_would_bring() {
+    // On/off traffic: the forecast's lowest scenario idle, the others a burst of 100 req/s
+    // (concurrency 20). PC on the burst's levels saves money in expectation, and the price of
+    // latency buys it; but when the burst does not come that PC idles, and a cap must hold
+    // then too: the PC bought may cost no more than the cap even with no call at all.
+    let mut f = forecast(&[0.0; 12]);
+    for s in &mut f.slots {
+        s.invocations_per_minute = Quantiles([0.0, 6000.0, 6000.0, 6000.0, 7000.0, 9000.0]);
+        s.mean_per_minute = s.invocations_per_minute.scenario_mean();
+    }
+    let function = FunctionRef::parse("bursty:live").unwrap();
+    let cost = CostModel::default();
+    let go = |policy: &ConcurrencyPolicy| plan(&function, NOW, &f, &profile(), &PlannerState::default(), policy, &cost);
+    let uncapped = go(&ConcurrencyPolicy::default());
+    assert!(uncapped.slots.iter().all(|s| s.provisioned >= 10), "{uncapped:?}");
+    let capped = go(&ConcurrencyPolicy { max_extra_cost_pct: Some(5.0), ..ConcurrencyPolicy::default() });
+    let prices = UnitPrices::new(&cost, Architecture::X86_64, profile().memory, 200.0, 300.0, &capped_policy());
+    let idle_pc: f64 = capped.slots.iter().map(|s| f64::from(s.provisioned) * prices.pc_level).sum();
+    assert!(idle_pc <= 0.05 * capped.baseline_cost_usd, "{idle_pc} for {capped:?}");
+}
+
+fn capped_policy() -> ConcurrencyPolicy {
+    ConcurrencyPolicy { max_extra_cost_pct: Some(5.0), ..ConcurrencyPolicy::default() }
+}
+
+#[test]
 fn limits_of_the_policy_hold() {
     let policy = ConcurrencyPolicy { max_provisioned: Some(3), ..ConcurrencyPolicy::default() };
     assert!(run(&[3000.0; 12], 0, &policy).slots.iter().all(|s| s.provisioned <= 3));
