@@ -117,7 +117,8 @@ pub struct ConcurrencyPolicy {
     /// function's expected on-demand cost (PC and keep-warm, minus the INIT and duration they
     /// save), in percent, and within it the planner removes as many cold starts as it can.
     /// Savings count only as far as they are sure (PC's as busy as the forecast's lowest
-    /// scenario keeps it), and a share unspent may be spent later, never ahead of its slot.
+    /// scenario keeps it), and a share unspent may be spent later, never ahead of its slot
+    /// (one-offs such as raising PC excepted: the hour's total pays for them).
     /// 0 = cost-neutral. Default: none (`coldStartPenaltyUsd` decides).
     pub max_extra_cost_pct: Option<f64>,
 }

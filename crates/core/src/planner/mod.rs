@@ -21,7 +21,8 @@
 //!
 //! With a money cap (`maxExtraCostPct`, `budgetPerDayUsd`) the group states a budget rather
 //! than a price of latency: each slot may add at most its share (a share left unspent may
-//! be spent by a later slot, never ahead of its own), and within it the planner removes as
+//! be spent by a later slot, never ahead of its own; one-off transitions are paid for by the
+//! horizon's total), and within it the planner removes as
 //! many cold starts as it can (money only breaks ties). Savings count only as far as they are
 //! sure: PC's as busy as the forecast's lowest scenario keeps it, INIT's as the history has
 //! shown. See [`levels`] for the traffic model.

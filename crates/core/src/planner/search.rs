@@ -236,23 +236,26 @@ impl From<&Choice> for Held {
     }
 }
 
-/// Whether a path from what is held now keeps within `budgets` (money each slot may add):
-/// by every slot, the money spent so far (slots' extra money plus transitions) is within what
-/// the slots so far may add. A plan may save a slot's share for later, never spend a later
-/// slot's share now: only the first slot is carried out before the next plan, so a plan that
-/// spent the horizon's budget up front would, replanned every slot, spend it every slot.
+/// Whether a path from what is held now keeps within `budgets` (money each slot may add).
+/// Its slots' own money may not run ahead of their shares: by every slot, what the slots so
+/// far add is within what they may add (a share saved may be spent later, never one ahead).
+/// Only the first slot is carried out before the next plan, so a plan that spent the horizon's
+/// budget up front would, replanned every slot, spend it every slot. A transition (the
+/// extra billing step of raising PC, a first round landing cold) is a one-off paid for by
+/// the slots after it, so it counts against the horizon's total only.
 pub fn path_fits(slots: &[SlotEval<'_>], path: &[Choice], current: Held, budgets: &[f64]) -> bool {
     let mut prev = current;
-    let (mut money, mut allowed) = (0.0, 0.0);
+    let (mut money, mut running, mut allowed) = (0.0, 0.0, 0.0);
     for ((eval, c), budget) in slots.iter().zip(path).zip(budgets) {
+        running += c.extra_money;
         money += c.extra_money + eval.transition(prev, c).0;
         allowed += budget;
-        if money > allowed {
+        if running > allowed {
             return false;
         }
         prev = Held::from(c);
     }
-    true
+    money <= allowed
 }
 
 /// The choice of each slot minimising the summed objective, starting from what is held now.
@@ -347,5 +350,10 @@ mod tests {
         assert!(path_fits(&slots, &[spend(1.0), spend(1.0)], Held::default(), &budgets));
         assert!(!path_fits(&slots, &[spend(2.0), spend(0.0)], Held::default(), &budgets), "spent ahead");
         assert!(!path_fits(&slots, &[spend(0.5), spend(1.6)], Held::default(), &budgets));
+        // Raising PC by one level bills one extra step up front: a one-off the horizon pays.
+        let raise = Choice { provisioned: 1, ..spend(0.0) };
+        let level = prices.pc_level;
+        assert!(path_fits(&slots, &[raise, raise], Held::default(), &[0.6 * level, 0.6 * level]), "amortised");
+        assert!(!path_fits(&slots, &[raise, raise], Held::default(), &[0.4 * level, 0.4 * level]));
     }
 }
