@@ -42,7 +42,7 @@ pub const MAX_LEVELS: usize = 20_000;
 const TAIL_LEVELS: f64 = 6.0;
 
 /// Per-level figures of one slot; index `j - 1` is level j.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct SlotLevels {
     /// Share of the slot level j is busy.
     pub busy: Vec<f64>,
@@ -97,9 +97,25 @@ impl SlotLevels {
         rate: &Quantiles,
         mean_per_minute: f64,
         duration_s: f64,
-        (slot_s, reclaim_s): (f64, f64),
+        times: (f64, f64),
         start: LevelsAtStart<'_>,
     ) -> Self {
+        let mut out = Self::default();
+        out.refill(rate, mean_per_minute, duration_s, times, start, &mut Vec::new());
+        out
+    }
+
+    /// [`Self::new`] in `self`'s buffers, and `scratch` for the working ones: a plan's slots
+    /// take over those of the plan before (see [`super::plan`]) rather than allocate six each.
+    pub fn refill(
+        &mut self,
+        rate: &Quantiles,
+        mean_per_minute: f64,
+        duration_s: f64,
+        (slot_s, reclaim_s): (f64, f64),
+        start: LevelsAtStart<'_>,
+        scratch: &mut Vec<f64>,
+    ) {
         let lambdas = rate_scenarios(rate, mean_per_minute, slot_s);
         let rho_max = lambdas.iter().fold(0.0f64, |m, l| m.max(l * duration_s));
         // Enough levels that the busiest scenario exceeds them with a chance below 4e-13 at any
@@ -110,24 +126,21 @@ impl SlotLevels {
         } else {
             0
         };
-        let mut out = Self {
-            busy: vec![0.0; levels],
-            cold: vec![0.0; levels],
-            exposed: vec![0.0; levels],
-            mean_rate: lambdas.iter().zip(SCENARIO_WEIGHTS).map(|(l, w)| l * w).sum(),
-            entries_first: None,
-            alive_after: vec![0.0; levels],
-            alive_start: vec![0.0; levels],
-            first_cold_shown: None,
-            low_load: lambdas[0] * duration_s,
-        };
+        for v in [&mut self.busy, &mut self.cold, &mut self.exposed, &mut self.alive_after, &mut self.alive_start] {
+            zeroed(v, levels);
+        }
+        self.mean_rate = lambdas.iter().zip(SCENARIO_WEIGHTS).map(|(l, w)| l * w).sum();
+        self.entries_first = None;
+        self.first_cold_shown = None;
+        self.low_load = lambdas[0] * duration_s;
+        let out = self;
         // Cold starts at each level with the environment alive at the start as in steady state
         // (the mixture's own), and with it absent: `exposed` sums the latter until it is made
         // the difference below.
         let mut entries_first = 0.0;
         // P(N = k) for k ≤ levels, and the chance that level k + 1 is alive at the start as
         // `start` has it (0 when steady: the scenario's own, below), in one buffer.
-        let mut scratch = vec![0.0; 2 * levels + 1];
+        zeroed(scratch, 2 * levels + 1);
         let (pmf, known) = scratch.split_at_mut(levels + 1);
         let steady_start = matches!(start, LevelsAtStart::Steady);
         for (j, a) in known[..levels].iter_mut().enumerate() {
@@ -148,7 +161,6 @@ impl SlotLevels {
             *exposed = (*exposed - cold).max(0.0);
         }
         out.entries_first = (levels > 0).then_some(entries_first);
-        out
     }
 
     /// Adds one rate scenario of weight `weight` to the per-level figures (`pmf`: a buffer of
@@ -266,6 +278,12 @@ pub fn rate_scenarios(rate: &Quantiles, mean_per_minute: f64, slot_s: f64) -> [f
     counts.map(|c| (centre + shrink * (c - centre)) * m / centre / slot_s)
 }
 
+/// Makes `v` `len` zeros, in the memory it has.
+fn zeroed(v: &mut Vec<f64>, len: usize) {
+    v.clear();
+    v.resize(len, 0.0);
+}
+
 /// What every rate scenario of a slot shares: the mean duration and the slot's and reclaim
 /// times (s), and which levels are alive at the start when `start` says (`None`: steady state,
 /// each scenario's own).
@@ -369,6 +387,19 @@ mod tests {
             poisson_pmf(rho, &mut pmf);
             let beyond: f64 = pmf[levels..].iter().sum();
             assert!(beyond < 4e-13, "ρ {rho}: {levels} levels leave {beyond:e}");
+        }
+    }
+
+    #[test]
+    fn refilling_a_slot_that_held_another_gives_what_new_gives() {
+        let q = |r: f64| Quantiles([0.8 * r, 0.9 * r, r, 1.1 * r, 1.2 * r, 1.4 * r]);
+        let before = SlotLevels::new(&q(300.0), 300.0, 0.2, (300.0, 300.0), LevelsAtStart::Steady);
+        let mut reused = SlotLevels::new(&q(3000.0), 3000.0, 0.2, (300.0, 600.0), LevelsAtStart::Alive(3));
+        reused.first_cold_shown = Some(1.0);
+        let mut work = vec![7.0; 3];
+        for (rate, start) in [(60.0, LevelsAtStart::After(&before.alive_after)), (6000.0, LevelsAtStart::Steady)] {
+            reused.refill(&q(rate), rate, 0.2, (300.0, 300.0), start, &mut work);
+            assert_eq!(reused, SlotLevels::new(&q(rate), rate, 0.2, (300.0, 300.0), start), "{rate}");
         }
     }
 

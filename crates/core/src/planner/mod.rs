@@ -34,6 +34,8 @@ pub mod schedule;
 pub mod search;
 pub mod warmup;
 
+use std::cell::RefCell;
+
 use serde::{Deserialize, Serialize};
 
 use crate::cost::CostModel;
@@ -77,6 +79,21 @@ pub struct PlannerState {
     pub warm_top: u32,
 }
 
+/// The buffers of a plan's slots, kept from one plan to the next on each thread: a plan
+/// allocates the per-level figures of its slots only when it has more slots or levels than
+/// any plan before it on the thread.
+#[derive(Debug, Default)]
+struct Scratch {
+    /// Levels of the slots (the first `forecast.slots.len()` in use).
+    levels: Vec<SlotLevels>,
+    /// Working buffer of [`SlotLevels::refill`].
+    work: Vec<f64>,
+}
+
+thread_local! {
+    static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
+}
+
 /// Plans the horizon of `forecast` for `function`.
 pub fn plan(
     function: &FunctionRef,
@@ -87,6 +104,27 @@ pub fn plan(
     policy: &ConcurrencyPolicy,
     cost: &CostModel,
 ) -> ConcurrencyPlan {
+    let request = Request { function, now, forecast, profile, state, policy, cost };
+    SCRATCH.with(|scratch| match scratch.try_borrow_mut() {
+        Ok(mut scratch) => plan_in(&request, &mut scratch),
+        // Not reached (a plan calls no plan), but a fresh scratch would do.
+        Err(_) => plan_in(&request, &mut Scratch::default()),
+    })
+}
+
+/// The arguments of [`plan`].
+struct Request<'a> {
+    function: &'a FunctionRef,
+    now: Minute,
+    forecast: &'a Forecast,
+    profile: &'a FunctionProfile,
+    state: &'a PlannerState,
+    policy: &'a ConcurrencyPolicy,
+    cost: &'a CostModel,
+}
+
+fn plan_in(request: &Request<'_>, scratch: &mut Scratch) -> ConcurrencyPlan {
+    let Request { function, now, forecast, profile, state, policy, cost } = *request;
     let duration_ms = profile.mean_duration_ms.or(forecast.mean_duration_ms).unwrap_or(DEFAULT_DURATION_MS);
     let prices = UnitPrices::new(cost, profile.architecture, profile.memory, duration_ms, profile.init_ms, policy);
     let slot_s = f64::from(policy.slot_minutes) * 60.0;
@@ -96,27 +134,33 @@ pub fn plan(
         e.reclaim_minutes(policy.assumed_reclaim_minutes, policy.keep_warm_period_minutes + 1)
     });
     let reclaim_s = f64::from(reclaim_minutes) * 60.0;
-    let mut levels: Vec<SlotLevels> = Vec::with_capacity(forecast.slots.len());
-    for s in &forecast.slots {
-        let start = match levels.last() {
+    let n = forecast.slots.len();
+    if scratch.levels.len() < n {
+        scratch.levels.resize_with(n, SlotLevels::default);
+    }
+    let levels = &mut scratch.levels[..n];
+    for (i, s) in forecast.slots.iter().enumerate() {
+        let (before, rest) = levels.split_at_mut(i);
+        let start = match before.last() {
             Some(prev) => LevelsAtStart::After(&prev.alive_after),
             None => alive_now(forecast, reclaim_minutes),
         };
-        let lv = SlotLevels::new(
+        rest[0].refill(
             &s.invocations_per_minute,
             s.mean_per_minute,
             duration_ms / 1000.0,
             (slot_s, reclaim_s),
             start,
+            &mut scratch.work,
         );
-        levels.push(lv);
     }
     if let Some(evidence) = &profile.idle_evidence {
         let first = FirstLevelEvidence::new(evidence, policy.assumed_reclaim_minutes);
-        for lv in &mut levels {
+        for lv in levels.iter_mut() {
             lv.calibrate_first_level(&first, slot_s);
         }
     }
+    let levels = &*levels;
     let max_pc = if policy.enabled { policy.max_provisioned.unwrap_or(u32::MAX) } else { 0 };
     let rounds = f64::from(policy.slot_minutes) / f64::from(policy.keep_warm_period_minutes.max(1));
     let budgeted = policy.max_extra_cost_pct.is_some() || policy.budget_per_day_usd.is_some();

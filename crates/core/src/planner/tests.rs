@@ -231,3 +231,18 @@ fn starting_keep_warm_pays_the_round_that_lands_cold_and_going_on_does_not() {
     // An hour ahead: the landing-cold round is paid once for twelve slots, and the plan starts.
     assert!(with(12, 0).slots.iter().all(|s| s.keep_warm == 1), "{:?}", with(12, 0));
 }
+
+#[test]
+fn a_plan_is_the_same_whatever_the_thread_planned_before() {
+    // Each thread keeps its plans' buffers: a plan made after a longer, busier one (and with
+    // a budget, which searches many times) must equal one made on a fresh thread.
+    let cases = || {
+        let capped = ConcurrencyPolicy { max_extra_cost_pct: Some(5.0), ..keep_warm() };
+        [(vec![0.5, 3.0, 0.0, 20.0], keep_warm()), (vec![3000.0, 600.0, 40.0], capped)]
+    };
+    let plans = |cases: &[(Vec<f64>, ConcurrencyPolicy)]| cases.iter().map(|(r, p)| run(r, 1, p)).collect::<Vec<_>>();
+    let fresh = std::thread::spawn(move || plans(&cases())).join().unwrap();
+    let _ = run(&[9000.0; 24], 0, &keep_warm());
+    let _ = run(&[0.2; 3], 0, &ConcurrencyPolicy { max_extra_cost_pct: Some(1.0), ..keep_warm() });
+    assert_eq!(plans(&cases()), fresh);
+}
