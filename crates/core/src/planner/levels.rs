@@ -80,13 +80,23 @@ pub enum LevelsAtStart<'a> {
 }
 
 impl LevelsAtStart<'_> {
-    /// Probability that level j (1-based) is alive, `None` = steady state.
-    fn at(&self, j: usize) -> Option<f64> {
-        match self {
-            Self::Steady => None,
-            Self::Alive(n) => Some(if j <= *n as usize { 1.0 } else { 0.0 }),
-            Self::After(p) => Some(p.get(j - 1).copied().unwrap_or(0.0)),
-        }
+    /// Writes the probability that each level is alive into `out` (level j at `j - 1`; 0 for
+    /// all when steady: the scenarios' own apply).
+    fn write(&self, out: &mut [f64]) {
+        let known = match self {
+            Self::Steady => 0,
+            Self::Alive(n) => {
+                let n = (*n as usize).min(out.len());
+                out[..n].fill(1.0);
+                n
+            }
+            Self::After(p) => {
+                let n = p.len().min(out.len());
+                out[..n].copy_from_slice(&p[..n]);
+                n
+            }
+        };
+        out[known..].fill(0.0);
     }
 }
 
@@ -143,9 +153,7 @@ impl SlotLevels {
         zeroed(scratch, 2 * levels + 1);
         let (pmf, known) = scratch.split_at_mut(levels + 1);
         let steady_start = matches!(start, LevelsAtStart::Steady);
-        for (j, a) in known[..levels].iter_mut().enumerate() {
-            *a = start.at(j + 1).unwrap_or(0.0);
-        }
+        start.write(&mut known[..levels]);
         let known = &known[..levels];
         let frame = Frame { duration_s, slot_s, reclaim_s, start_alive: (!steady_start).then_some(known) };
         for (lambda, weight) in distinct_scenarios(&lambdas) {
@@ -278,9 +286,11 @@ pub fn rate_scenarios(rate: &Quantiles, mean_per_minute: f64, slot_s: f64) -> [f
     counts.map(|c| (centre + shrink * (c - centre)) * m / centre / slot_s)
 }
 
-/// Makes `v` `len` zeros, in the memory it has.
+/// Makes `v` `len` zeros, in the memory it has (what it keeps is cleared at once, not
+/// element by element).
 fn zeroed(v: &mut Vec<f64>, len: usize) {
-    v.clear();
+    v.truncate(len);
+    v.fill(0.0);
     v.resize(len, 0.0);
 }
 
