@@ -185,26 +185,46 @@ impl SlotLevels {
         }
         // With the reclaim time one slot long (the policy's default), `e^(−uR)` is `e^(−uT)`.
         let same_times = reclaim_s == slot_s;
-        // Every per-level slice is `levels` long: indexing them needs no bound checks.
-        let pmf_below = &pmf[..levels];
-        let (cold, exposed) = (&mut self.cold[..levels], &mut self.exposed[..levels]);
-        let (after, alive_start) = (&mut self.alive_after[..levels], &mut self.alive_start[..levels]);
-        for i in 0..levels {
-            let u = lambda * pmf_below[i];
+        let exps = |u: f64| {
             // Far in the Poisson tail both exponentials are 1 − x to the last bit: the
             // plan of a busy function has hundreds of such levels.
-            let (stay, entered) = if u * reclaim_s.max(slot_s) < 1e-12 {
+            if u * reclaim_s.max(slot_s) < 1e-12 {
                 (1.0 - u * reclaim_s, u * slot_s)
             } else {
                 let stay = (-u * reclaim_s).exp();
                 (stay, 1.0 - if same_times { stay } else { (-u * slot_s).exp() })
-            };
+            }
+        };
+        // Every per-level slice is `levels` long: indexing them needs no bound checks.
+        let pmf_below = &pmf[..levels];
+        let (cold, exposed) = (&mut self.cold[..levels], &mut self.exposed[..levels]);
+        let (after, alive_start) = (&mut self.alive_after[..levels], &mut self.alive_start[..levels]);
+        let mut add = |i: usize, u: f64, stay: f64, entered: f64, alive: f64| {
             let steady = slot_s * u * stay;
-            let alive = start_alive.map_or(1.0 - stay, |a| a[i]);
             cold[i] += weight * (steady + (1.0 - stay - alive) * entered).max(0.0);
             exposed[i] += weight * (steady + (1.0 - stay) * entered);
             after[i] += weight * (1.0 - stay);
             alive_start[i] += weight * alive;
+        };
+        // One loop per case of the start, so that neither asks which at every level. (Indexed:
+        // the same loops over zipped iterators compile to ~2% more instructions per plan.)
+        #[allow(clippy::needless_range_loop)]
+        match start_alive {
+            None => {
+                for i in 0..levels {
+                    let u = lambda * pmf_below[i];
+                    let (stay, entered) = exps(u);
+                    add(i, u, stay, entered, 1.0 - stay);
+                }
+            }
+            Some(known) => {
+                let known = &known[..levels];
+                for i in 0..levels {
+                    let u = lambda * pmf_below[i];
+                    let (stay, entered) = exps(u);
+                    add(i, u, stay, entered, known[i]);
+                }
+            }
         }
         weight * slot_s * lambda * pmf[0]
     }
