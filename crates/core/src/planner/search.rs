@@ -78,9 +78,15 @@ impl<'a> SlotEval<'a> {
         let g = |at: &[LevelSums], k: usize| {
             rounds * prices.ping_on_demand * k as f64 + (prices.init + penalty) * at[k + 1].cold_suffix
         };
-        for x in (1..=n).rev() {
-            let next = at[x + 1].best_top;
-            at[x].best_top = if x == n || g(&at, x) <= g(&at, next) { x } else { next };
+        // `g` of the best top from x + 1 up is carried down rather than worked out again.
+        let mut g_best = g(&at, n);
+        for x in (1..n).rev() {
+            let (next, here) = (at[x + 1].best_top, g(&at, x));
+            if here <= g_best {
+                (at[x].best_top, g_best) = (x, here);
+            } else {
+                at[x].best_top = next;
+            }
         }
         Self { levels, prices, rounds, keep_warm, max_pc, penalty, budgeted, at }
     }
