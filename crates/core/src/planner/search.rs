@@ -45,7 +45,16 @@ pub struct SlotEval<'a> {
     budgeted: bool,
     /// `at[j]`, j in 0..=n+1: the sums of levels up to / from j (one allocation per slot).
     at: Vec<LevelSums>,
+    /// [`Self::max_provisioned`], worked out once.
+    max_provisioned: u32,
+    /// [`Self::choice`] of the lowest PC levels up to `max_provisioned`, worked out once: the
+    /// slot's own best ([`Self::standalone`]) and the horizon's search ([`Self::options`])
+    /// both read them, and most slots have no other.
+    first_choices: [Option<Choice>; FIRST_CHOICES],
 }
+
+/// PC levels whose choices a [`SlotEval`] keeps.
+const FIRST_CHOICES: usize = 4;
 
 impl<'a> SlotEval<'a> {
     #[allow(clippy::too_many_arguments)]
@@ -88,7 +97,23 @@ impl<'a> SlotEval<'a> {
                 at[x].best_top = next;
             }
         }
-        Self { levels, prices, rounds, keep_warm, max_pc, penalty, budgeted, at }
+        let mut eval = Self {
+            levels,
+            prices,
+            rounds,
+            keep_warm,
+            max_pc,
+            penalty,
+            budgeted,
+            at,
+            max_provisioned: 0,
+            first_choices: [None; FIRST_CHOICES],
+        };
+        eval.max_provisioned = eval.useful_provisioned();
+        for p in 0..(eval.max_provisioned as usize + 1).min(FIRST_CHOICES) {
+            eval.first_choices[p] = Some(eval.best_for(p));
+        }
+        eval
     }
 
     fn penalty(&self) -> f64 {
@@ -104,6 +129,10 @@ impl<'a> SlotEval<'a> {
     /// [`MIN_PC_BUSY`] of the slot are never the cheapest way to prevent their rare cold starts
     /// (a warm-up call or the cold start itself is); without, every level may be.
     pub fn max_provisioned(&self) -> u32 {
+        self.max_provisioned
+    }
+
+    fn useful_provisioned(&self) -> u32 {
         let useful = if self.keep_warm {
             self.levels.busy.iter().take_while(|b| **b >= MIN_PC_BUSY).count() + 1
         } else {
@@ -147,7 +176,13 @@ impl<'a> SlotEval<'a> {
 
     /// The best warm-up top for PC level `p`.
     pub fn choice(&self, p: u32) -> Choice {
-        let p = p as usize;
+        match self.first_choices.get(p as usize) {
+            Some(Some(known)) => *known,
+            _ => self.best_for(p as usize),
+        }
+    }
+
+    fn best_for(&self, p: usize) -> Choice {
         let n = self.levels.levels();
         let best = self.evaluate(p, 0);
         if !self.keep_warm || p >= n {
