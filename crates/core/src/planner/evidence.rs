@@ -199,21 +199,39 @@ impl IdleEvidence {
         if self.calls == 0 {
             return None;
         }
-        let gone: f64 =
-            self.gone_by_bin(prior_reclaim, prior_weight).zip(self.gaps).map(|(gone, n)| n as f64 * gone).sum();
+        // A bin without calls adds 0 × its share (finite): 0, without the share worked out.
+        let gone: f64 = self
+            .spells_by_bin()
+            .zip(self.gaps)
+            .enumerate()
+            .map(|(i, ((gone, stayed), n))| {
+                if n == 0 {
+                    0.0
+                } else {
+                    n as f64 * gone_share(gone, stayed, prior_gone(i as i64 + 2, prior_reclaim), prior_weight)
+                }
+            })
+            .sum();
         Some(gone / self.calls as f64)
     }
 
-    /// [`Self::gone_after_with`] for the spells of each gap bin in turn (2 minutes, 3, ...),
-    /// its sums of spells carried from bin to bin rather than summed afresh: every run and
-    /// every plan reads these.
+    /// [`Self::gone_after_with`] for the spells of each gap bin in turn (2 minutes, 3, ...).
     fn gone_by_bin(&self, prior_reclaim: u32, prior_weight: f64) -> impl Iterator<Item = f64> + '_ {
+        self.spells_by_bin().enumerate().map(move |(i, (gone, stayed))| {
+            gone_share(gone, stayed, prior_gone(i as i64 + 2, prior_reclaim), prior_weight)
+        })
+    }
+
+    /// For each gap bin in turn, the spells at most that long that ended cold and those at
+    /// least that long that survived, carried from bin to bin rather than summed afresh:
+    /// every run and every plan reads these.
+    fn spells_by_bin(&self) -> impl Iterator<Item = (u64, u64)> + '_ {
         let (mut gone, mut stayed) = (0u64, self.survived.iter().sum::<u64>());
         (0..GAP_BINS).map(move |i| {
             gone += self.reclaimed[i];
-            let share = gone_share(gone, stayed, prior_gone(i as i64 + 2, prior_reclaim), prior_weight);
+            let spells = (gone, stayed);
             stayed -= self.survived[i];
-            share
+            spells
         })
     }
 
