@@ -47,14 +47,14 @@ pub struct SlotEval<'a> {
     at: Vec<LevelSums>,
     /// [`Self::max_provisioned`], worked out once.
     max_provisioned: u32,
-    /// [`Self::choice`] of the lowest PC levels up to `max_provisioned`, worked out once: the
-    /// slot's own best ([`Self::standalone`]) and the horizon's search ([`Self::options`])
-    /// both read them, and most slots have no other.
-    first_choices: [Option<Choice>; FIRST_CHOICES],
+    /// [`Self::options`] of the lowest PC levels up to `max_provisioned`, worked out once:
+    /// the slot's own best ([`Self::standalone`], from [`Self::choice`]) and the horizon's
+    /// search both read them, and most slots have no other.
+    first_options: [Option<[Choice; 2]>; FIRST_OPTIONS],
 }
 
-/// PC levels whose choices a [`SlotEval`] keeps.
-const FIRST_CHOICES: usize = 4;
+/// PC levels whose options a [`SlotEval`] keeps.
+const FIRST_OPTIONS: usize = 4;
 
 impl<'a> SlotEval<'a> {
     #[allow(clippy::too_many_arguments)]
@@ -107,11 +107,11 @@ impl<'a> SlotEval<'a> {
             budgeted,
             at,
             max_provisioned: 0,
-            first_choices: [None; FIRST_CHOICES],
+            first_options: [None; FIRST_OPTIONS],
         };
         eval.max_provisioned = eval.useful_provisioned();
-        for p in 0..(eval.max_provisioned as usize + 1).min(FIRST_CHOICES) {
-            eval.first_choices[p] = Some(eval.best_for(p));
+        for p in 0..(eval.max_provisioned as usize + 1).min(FIRST_OPTIONS) {
+            eval.first_options[p] = Some([eval.best_for(p), eval.evaluate(p, 0)]);
         }
         eval
     }
@@ -176,8 +176,8 @@ impl<'a> SlotEval<'a> {
 
     /// The best warm-up top for PC level `p`.
     pub fn choice(&self, p: u32) -> Choice {
-        match self.first_choices.get(p as usize) {
-            Some(Some(known)) => *known,
+        match self.first_options.get(p as usize) {
+            Some(Some([known, _])) => *known,
             _ => self.best_for(p as usize),
         }
     }
@@ -213,7 +213,10 @@ impl<'a> SlotEval<'a> {
     /// also go on through a slot that alone would not keep warm, kept rounds landing cold on
     /// a daily ramp and added cold starts over on-demand in `bench`'s synthetic day.)
     pub fn options(&self, p: u32) -> [Choice; 2] {
-        [self.choice(p), self.evaluate(p as usize, 0)]
+        match self.first_options.get(p as usize) {
+            Some(Some(known)) => *known,
+            _ => [self.best_for(p as usize), self.evaluate(p as usize, 0)],
+        }
     }
 
     /// Money and cold starts of moving from what `prev` held (PC and warm-up top) to `choice`
@@ -313,9 +316,13 @@ pub fn plan_levels(slots: &[SlotEval<'_>], alone: &[Choice], current: Held) -> V
     candidates.sort_unstable();
     candidates.dedup();
     // Row s of `choices` and `back` (m entries each) is slot s: one allocation each.
-    let choices: Vec<Choice> =
-        slots.iter().flat_map(|s| candidates.iter().flat_map(|&p| s.options(p.min(s.max_provisioned())))).collect();
-    let m = choices.len() / slots.len();
+    let m = 2 * candidates.len();
+    let mut choices: Vec<Choice> = Vec::with_capacity(m * slots.len());
+    for s in slots {
+        for &p in &candidates {
+            choices.extend(s.options(p.min(s.max_provisioned())));
+        }
+    }
     let row = |s: usize| &choices[s * m..(s + 1) * m];
     let mut cost: Vec<f64> = row(0).iter().map(|c| c.objective + slots[0].transition_objective(current, c)).collect();
     let mut next = vec![f64::INFINITY; m];
