@@ -151,6 +151,14 @@ pub fn spread(rng: &mut Rng, n: u64, dist: &BucketDist, out: &mut Vec<(u16, u64,
     }
 }
 
+/// Draws from `rng` what [`spread`] of `n` values over `dist` would, spreading nothing: for a
+/// caller that does not read the spread but must leave the stream where `spread` leaves it.
+pub fn skip_spread(rng: &mut Rng, n: u64, dist: &BucketDist) {
+    if n > 0 && !dist.buckets.is_empty() {
+        rng.uniform();
+    }
+}
+
 /// [`spread`] after its uniform draw, with the float-to-count conversions given.
 #[inline(always)]
 fn fill(
@@ -231,6 +239,15 @@ mod tests {
         for n in [1, 7, 1_000, 123_457] {
             spread(&mut rng, n, &b, &mut out);
             assert_eq!(out.iter().map(|x| x.1).sum::<u64>(), n);
+        }
+        // Skipping a spread leaves the stream where spreading leaves it (nothing drawn for none).
+        for dist in [&b, &BucketDist::default()] {
+            for n in [0, 1, 7, 123_457] {
+                let (mut spreading, mut skipping) = (rng.clone(), rng.clone());
+                spread(&mut spreading, n, dist, &mut out);
+                skip_spread(&mut skipping, n, dist);
+                assert_eq!(spreading.next_u64(), skipping.next_u64(), "{n}");
+            }
         }
         // Unbiased: over many minutes each bucket receives its expected share.
         let mut totals = std::collections::BTreeMap::new();

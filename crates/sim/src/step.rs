@@ -11,7 +11,7 @@ use autopilot_core::histogram::{bucket_of, bucket_of_ln};
 use crate::acc::Tally;
 use crate::env::Placement;
 use crate::model::function::MEMORY_SIGMA;
-use crate::peak::{draw_peak, erlang_b, share_served_by_first, spread};
+use crate::peak::{draw_peak, erlang_b, share_served_by_first, skip_spread, spread};
 use crate::rng::Rng;
 use crate::traffic::MinuteArrivals;
 use crate::world::{SimConfig, SimFunction, Slot};
@@ -49,19 +49,20 @@ impl SimFunction {
             let Self { slots, service, totals, usage, stats, .. } = self;
             let Some(slot) = slots.get_mut(version) else { continue };
             let tally = &mut scratch.tally;
+            let keep = cfg.stats_retention_minutes > 0;
             // What callers wait is only totalled: it is recorded straight into the totals.
             std::mem::swap(&mut tally.latency, &mut totals.latency);
             if n <= cfg.aggregate_threshold {
                 let mut buf =
                     Scratch2 { times: &mut scratch.times, spread: &mut scratch.spread, cold: &mut scratch.cold };
-                invocations(slot, service, window, t0, tally, &mut buf);
+                invocations(slot, service, window, t0, tally, &mut buf, keep);
             } else {
-                aggregate(slot, service, window, t0, tally, &mut scratch.spread);
+                aggregate(slot, service, window, t0, tally, &mut scratch.spread, keep);
             }
             std::mem::swap(&mut tally.latency, &mut totals.latency);
             *usage += tally.usage(slot.pool.memory());
             tally.add_to_totals(totals);
-            if cfg.stats_retention_minutes > 0 {
+            if keep {
                 stats.push(minute, slot.pool.memory(), tally);
                 stats.forget_before(minute.plus(-(cfg.stats_retention_minutes as i64)));
             }
@@ -79,7 +80,18 @@ impl SimFunction {
 /// `tally.latency` is what callers wait: its duration, plus INIT for a cold call. The minute's
 /// durations are merged into it at the end rather than recorded twice, and the few cold calls
 /// then moved to the bucket of their wait.
-fn invocations(slot: &mut Slot, rng: &mut Rng, a: MinuteArrivals, t0: f64, tally: &mut Tally, buf: &mut Scratch2<'_>) {
+///
+/// INIT and memory used are read from the stats items only: without `keep_stats` they are not
+/// recorded (their random draws still are, so every stream stays where it would be).
+fn invocations(
+    slot: &mut Slot,
+    rng: &mut Rng,
+    a: MinuteArrivals,
+    t0: f64,
+    tally: &mut Tally,
+    buf: &mut Scratch2<'_>,
+    keep_stats: bool,
+) {
     let m = &mut slot.model;
     let memory = f64::from(m.memory.get());
     let oom_possible = m.p_oom > 1e-9;
@@ -129,7 +141,7 @@ fn invocations(slot: &mut Slot, rng: &mut Rng, a: MinuteArrivals, t0: f64, tally
         tally.billed_ms += billed;
         tally.busy_ms += d;
         let bucket = if drawn && !oom && !timeout { bucket_of_ln(ln_d) } else { bucket_of(d) };
-        if oom_possible {
+        if oom_possible && keep_stats {
             tally.memory_used.record(used.min(memory), 1);
         }
         tally.duration.add_bucket(bucket, 1, d);
@@ -138,7 +150,9 @@ fn invocations(slot: &mut Slot, rng: &mut Rng, a: MinuteArrivals, t0: f64, tally
                 tally.cold_starts += 1;
                 tally.billed_init_ms += billed_ms(init);
                 tally.busy_ms += init;
-                tally.init.record(init, 1);
+                if keep_stats {
+                    tally.init.record(init, 1);
+                }
                 buf.cold.push((bucket, d + init));
             }
             Placement::Provisioned => {
@@ -160,11 +174,13 @@ fn invocations(slot: &mut Slot, rng: &mut Rng, a: MinuteArrivals, t0: f64, tally
         tally.latency.move_one(bucket, waited);
     }
     tally.errors += rng.binomial(fine, m.error_rate);
-    if !oom_possible {
+    if !oom_possible && keep_stats {
         spread(rng, tally.invocations, m.memory_buckets(), buf.spread);
         for &(b, n, v) in buf.spread.iter() {
             tally.memory_used.add_bucket(b, n, v * n as f64);
         }
+    } else if !oom_possible {
+        skip_spread(rng, tally.invocations, m.memory_buckets());
     }
     tally.environments += u64::from(peak);
 }
@@ -177,7 +193,8 @@ struct Scratch2<'a> {
     cold: &'a mut Vec<(u16, f64)>,
 }
 
-/// A busy minute as a whole: M/G/∞ peak, Erlang-B throttling, expected bucket counts.
+/// A busy minute as a whole: M/G/∞ peak, Erlang-B throttling, expected bucket counts. INIT
+/// and memory used as in [`invocations`]: recorded only with `keep_stats`.
 fn aggregate(
     slot: &mut Slot,
     rng: &mut Rng,
@@ -185,6 +202,7 @@ fn aggregate(
     t0: f64,
     tally: &mut Tally,
     spread_buf: &mut Vec<(u16, u64, f64)>,
+    keep_stats: bool,
 ) {
     let span_ms = a.window_s * 1_000.0;
     let m = &mut slot.model;
@@ -236,11 +254,15 @@ fn aggregate(
     tally.duration.record(m.timeout_ms, timeouts);
     billed += ooms as f64 * oom_ms.ceil() + timeouts as f64 * m.timeout_ms.ceil();
     busy += ooms as f64 * oom_ms + timeouts as f64 * m.timeout_ms;
-    spread(rng, ok + timeouts, m.memory_buckets(), spread_buf);
-    for &(b, n, v) in spread_buf.iter() {
-        tally.memory_used.add_bucket(b, n, v * n as f64);
+    if keep_stats {
+        spread(rng, ok + timeouts, m.memory_buckets(), spread_buf);
+        for &(b, n, v) in spread_buf.iter() {
+            tally.memory_used.add_bucket(b, n, v * n as f64);
+        }
+        tally.memory_used.add_bucket(bucket_of(memory), ooms, memory * ooms as f64);
+    } else {
+        skip_spread(rng, ok + timeouts, m.memory_buckets());
     }
-    tally.memory_used.add_bucket(bucket_of(memory), ooms, memory * ooms as f64);
 
     tally.latency.record(oom_ms, ooms);
     tally.latency.record(m.timeout_ms, timeouts);
@@ -249,7 +271,9 @@ fn aggregate(
     let drawn = cold.min(64);
     for i in 0..drawn {
         let init = (m.init_mu + m.init_sigma * rng.normal_ziggurat()).exp() + m.init_offset_ms;
-        tally.init.record(init, 1);
+        if keep_stats {
+            tally.init.record(init, 1);
+        }
         tally.billed_init_ms += billed_ms(init);
         busy += init;
         if i < cold_ok {
@@ -264,7 +288,9 @@ fn aggregate(
     }
     let rest = cold - drawn;
     tally.latency.record(m.dist.overall_mean_ms().min(m.timeout_ms) + m.init_mean_ms, cold_ok.saturating_sub(drawn));
-    tally.init.record(m.init_mean_ms, rest);
+    if keep_stats {
+        tally.init.record(m.init_mean_ms, rest);
+    }
     tally.billed_init_ms += rest * billed_ms(m.init_mean_ms);
     busy += rest as f64 * m.init_mean_ms;
 
