@@ -56,6 +56,26 @@ impl DenseHist {
         self.add_bucket(bucket_of(value), 1, 0.0);
     }
 
+    /// Adds counts per bucket, no sum (as [`Self::add_bucket`] with a sum of 0 for each): the
+    /// checks that do not depend on the bucket are made once.
+    pub fn add_counts(&mut self, parts: impl Iterator<Item = (u16, u64)>) {
+        if self.counts.is_empty() {
+            self.allocate();
+        }
+        let last = self.counts.len() - 1;
+        for (bucket, n) in parts {
+            if n == 0 {
+                continue;
+            }
+            let b = usize::from(bucket).min(last);
+            let count = &mut self.counts[b];
+            if *count == 0 {
+                self.touched.push(b as u16);
+            }
+            *count += n;
+        }
+    }
+
     /// Adds this histogram's counts and sum to `other`. Run for every simulated minute: one
     /// pass over the touched buckets with `other`'s checks hoisted out of it (each touched
     /// bucket holds a nonzero count; no per-bucket sum to add).

@@ -202,8 +202,8 @@ impl StatsLog {
             let (counters, hists, sums) = by_memory.entry(item.memory).or_default();
             item.counts.add_to(counters);
             for (k, r) in self.entries(item).into_iter().enumerate() {
-                for (b, n) in self.unpack(r) {
-                    hists[k].add_bucket(b, n, 0.0);
+                if !r.is_empty() {
+                    hists[k].add_counts(self.unpack(r));
                 }
                 sums[k] += item.sums[k];
             }

@@ -261,7 +261,9 @@ impl SeasonalModel {
             return q0;
         }
         for w in self.errors.windows(2) {
-            let ((ha, qa), (hb, qb)) = (w[0], w[1]);
+            // By reference: the quantiles are read only at the horizons that bracket this one.
+            let ((ha, qa), (hb, qb)) = (&w[0], &w[1]);
+            let (ha, hb) = (*ha, *hb);
             if horizon_minutes <= hb {
                 let t = (horizon_minutes - ha) as f64 / (hb - ha) as f64;
                 return std::array::from_fn(|i| qa[i] + t * (qb[i] - qa[i]));
