@@ -21,6 +21,7 @@ use std::collections::VecDeque;
 
 use autopilot_core::cost::Usage;
 use autopilot_core::{Concurrency, MemoryMb};
+use idle::IdleQueue;
 use serde::Serialize;
 
 /// Settings of a pool.
@@ -90,7 +91,7 @@ pub struct EnvironmentPool {
     /// binary search and a short move, and taking the next to end is free.
     busy: Vec<Busy>,
     /// Idle on-demand environments by the time they became idle, oldest first.
-    idle: VecDeque<f64>,
+    idle: IdleQueue,
     od_busy: u32,
     pc_busy: u32,
     pc_ready: u32,
@@ -113,7 +114,7 @@ impl EnvironmentPool {
             config,
             memory,
             busy: Vec::new(),
-            idle: VecDeque::new(),
+            idle: IdleQueue::default(),
             od_busy: 0,
             pc_busy: 0,
             pc_ready: 0,
@@ -193,7 +194,7 @@ impl EnvironmentPool {
     /// environment to be reaped, the first PC allocation to be READY.
     fn next_change(&self) -> f64 {
         let ends = self.busy.last().map_or(f64::INFINITY, |b| b.until);
-        let reaped = self.idle.front().map_or(f64::INFINITY, |&since| since + self.config.keep_alive_ms);
+        let reaped = self.idle.front().map_or(f64::INFINITY, |since| since + self.config.keep_alive_ms);
         let ready = self.pc_pending.front().map_or(f64::INFINITY, |p| p.0);
         ends.min(reaped).min(ready)
     }
@@ -207,13 +208,13 @@ impl EnvironmentPool {
         if b.reset {
             self.counts.resets += 1;
         } else {
-            let since = self.idle.back().map_or(b.until, |&last| b.until.max(last));
+            let since = self.idle.back().map_or(b.until, |last| b.until.max(last));
             self.idle.push_back(since);
         }
     }
 
     fn reap(&mut self, now: f64) {
-        while let Some(&since) = self.idle.front() {
+        while let Some(since) = self.idle.front() {
             if since + self.config.keep_alive_ms > now {
                 break;
             }
@@ -290,7 +291,7 @@ impl EnvironmentPool {
             && self.pc_pending.is_empty()
             // Neither the environment idle longest nor the one just released is reaped by now.
             && self.idle.front().is_none_or(|since| since + keep_alive > now)
-            && self.idle.back().map_or(last.until, |&b| last.until.max(b)) + keep_alive > now;
+            && self.idle.back().map_or(last.until, |b| last.until.max(b)) + keep_alive > now;
         if !applies {
             return false;
         }
@@ -334,9 +335,9 @@ impl EnvironmentPool {
         let survivors = od.saturating_sub(resets.min(od));
         self.counts.resets += u64::from(od - survivors);
         let at_end = survivors.min(steady.saturating_sub(pc));
-        let peak_at = peak_at.max(self.idle.back().copied().unwrap_or(start));
-        self.idle.extend(std::iter::repeat_n(peak_at, (survivors - at_end) as usize));
-        self.idle.extend(std::iter::repeat_n(end, at_end as usize));
+        let peak_at = peak_at.max(self.idle.back().unwrap_or(start));
+        self.idle.push_n(peak_at, (survivors - at_end) as usize);
+        self.idle.push_n(end, at_end as usize);
         self.counts.provisioned += u64::from(pc);
         self.counts.warm += u64::from(warm);
         self.counts.cold += u64::from(cold);
@@ -406,6 +407,8 @@ impl EnvironmentPool {
         std::mem::take(&mut self.pc_usage)
     }
 }
+
+mod idle;
 
 #[cfg(test)]
 mod tests;
