@@ -45,7 +45,10 @@ impl SimFunction {
                 continue;
             }
             let window = MinuteArrivals { count: n, ..arrivals };
-            self.slot(version, cfg.pool);
+            // `slot` looks the version up twice more: only when it has no slot yet.
+            if !self.slots.contains_key(version) {
+                self.slot(version, cfg.pool);
+            }
             let Self { slots, service, totals, usage, stats, .. } = self;
             let Some(slot) = slots.get_mut(version) else { continue };
             let tally = &mut scratch.tally;
