@@ -8,7 +8,7 @@ use autopilot_core::Minute;
 use autopilot_core::cost::billed_ms;
 use autopilot_core::histogram::{bucket_of, bucket_of_ln};
 
-use crate::acc::Tally;
+use crate::acc::{Tally, count_f64};
 use crate::env::Placement;
 use crate::model::function::MEMORY_SIGMA;
 use crate::peak::{draw_peak, erlang_b, share_served_by_first, skip_spread, spread};
@@ -102,10 +102,11 @@ fn invocations(
     buf.times.clear();
     buf.cold.clear();
     let mut acc = 0.0;
-    for _ in 0..=a.count {
+    // Extended from a range of known length: one capacity check, not one per arrival.
+    buf.times.extend((0..=a.count).map(|_| {
         acc += rng.exp_ziggurat();
-        buf.times.push(acc);
-    }
+        acc
+    }));
     let (start, span) = (t0 + a.window_start_s * 1_000.0, a.window_s * 1_000.0);
     let (mu, sigma, slow) = (m.dist.mu(), m.dist.sigma, m.dist.slow);
     let (init_mu, init_sigma, init_offset) = (m.init_mu, m.init_sigma, m.init_offset_ms);
@@ -180,7 +181,7 @@ fn invocations(
     if !oom_possible && keep_stats {
         spread(rng, tally.invocations, m.memory_buckets(), buf.spread);
         for &(b, n, v) in buf.spread.iter() {
-            tally.memory_used.add_bucket(b, n, v * n as f64);
+            tally.memory_used.add_bucket(b, n, v * count_f64(n));
         }
     } else if !oom_possible {
         skip_spread(rng, tally.invocations, m.memory_buckets());
@@ -240,9 +241,11 @@ fn aggregate(
     let cold_ok = cold.min(ok);
     let mut to_remove = cold_ok;
     for &(b, n, v) in spread_buf.iter() {
-        tally.duration.add_bucket(b, n, v * n as f64);
-        billed += n as f64 * if v < 25.0 { billed_ms(v) as f64 } else { v + 0.5 };
-        busy += n as f64 * v;
+        let count = count_f64(n);
+        tally.duration.add_bucket(b, n, v * count);
+        // Below 25 ms the bill is at most 25 ms: exact as a u32.
+        billed += count * if v < 25.0 { f64::from(billed_ms(v) as u32) } else { v + 0.5 };
+        busy += count * v;
     }
     if to_remove > 0 {
         spread_buf.sort_unstable_by_key(|e| std::cmp::Reverse(e.1));
@@ -250,7 +253,7 @@ fn aggregate(
     for &(b, n, v) in spread_buf.iter() {
         let removed = to_remove.min(n);
         to_remove -= removed;
-        tally.latency.add_bucket(b, n - removed, v * (n - removed) as f64);
+        tally.latency.add_bucket(b, n - removed, v * count_f64(n - removed));
     }
     let oom_ms = 0.5 * m.dist.mean_ms;
     tally.duration.record(oom_ms, ooms);
@@ -260,7 +263,7 @@ fn aggregate(
     if keep_stats {
         spread(rng, ok + timeouts, m.memory_buckets(), spread_buf);
         for &(b, n, v) in spread_buf.iter() {
-            tally.memory_used.add_bucket(b, n, v * n as f64);
+            tally.memory_used.add_bucket(b, n, v * count_f64(n));
         }
         tally.memory_used.add_bucket(bucket_of(memory), ooms, memory * ooms as f64);
     } else {
