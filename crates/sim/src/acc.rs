@@ -115,6 +115,11 @@ impl DenseHist {
         self.touched.iter().map(|&b| self.counts[usize::from(b)]).sum()
     }
 
+    /// Adds to the sum alone (of values whose counts are kept elsewhere).
+    pub fn add_sum(&mut self, sum: f64) {
+        self.sum += sum;
+    }
+
     /// Sum of the values recorded.
     pub fn sum(&self) -> f64 {
         self.sum

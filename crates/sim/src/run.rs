@@ -142,6 +142,17 @@ mod tests {
     }
 
     #[test]
+    fn keeping_stats_changes_nothing_a_report_shows() {
+        // Without kept stats a minute's durations are counted straight into the totals and its
+        // INIT and memory-used histograms are skipped: the same report to the last bit.
+        let cfg = SimConfig { seed: 4, minutes: 1_440, ..SimConfig::default() };
+        let kept = SimConfig { stats_retention_minutes: 90, ..cfg.clone() };
+        let without = Simulation::new(cfg, demo_fleet(13, 4), DoNothing).run(&mut |_, _| {});
+        let with = Simulation::new(kept, demo_fleet(13, 4), DoNothing).run(&mut |_, _| {});
+        assert_eq!(without, with);
+    }
+
+    #[test]
     fn invalid_function_names_are_rejected() {
         let mut specs = demo_fleet(1, 1);
         specs[0].name = "bad name".into();
