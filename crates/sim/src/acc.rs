@@ -11,7 +11,15 @@ use autopilot_core::observe::Counters;
 /// loops that weigh every bucket of a minute by its count.
 #[inline]
 pub(crate) fn count_f64(n: u64) -> f64 {
-    if n < 1 << 63 { n as i64 as f64 } else { n as f64 }
+    // The other branch out of line: inlined, the optimiser sees both arms compute `n as f64`
+    // and merges them back into the six-instruction conversion.
+    if n < 1 << 63 { n as i64 as f64 } else { huge_count_f64(n) }
+}
+
+#[cold]
+#[inline(never)]
+fn huge_count_f64(n: u64) -> f64 {
+    n as f64
 }
 
 /// Counts per bucket of [`autopilot_core::histogram`], stored densely.
