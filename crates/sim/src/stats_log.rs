@@ -25,6 +25,11 @@ fn pack(bucket: u16, n: u64) -> impl Iterator<Item = u32> {
     std::iter::repeat_n(b | COUNT_MASK, full as usize).chain((rest > 0).then_some(b | rest))
 }
 
+/// A packed entry's bucket and count.
+fn unpack(&e: &u32) -> (u16, u64) {
+    ((e >> COUNT_BITS) as u16, u64::from(e & COUNT_MASK))
+}
+
 /// One item: the counters of a minute at a memory size, its histograms' sums and where their
 /// buckets are.
 #[derive(Debug, Clone)]
@@ -93,10 +98,18 @@ impl StatsLog {
             }
             sums[k] = sum;
             let before = self.buckets.len();
-            for (b, n) in h.parts() {
-                if n <= u64::from(COUNT_MASK) {
-                    self.buckets.push_back(u32::from(b) << COUNT_BITS | n as u32);
-                } else {
+            // One entry per bucket, extended in one go (the length is known: one capacity check,
+            // contiguous writes) ...
+            let mut wide = false;
+            self.buckets.extend(h.parts().map(|(b, n)| {
+                wide |= n > u64::from(COUNT_MASK);
+                u32::from(b) << COUNT_BITS | n.min(u64::from(COUNT_MASK)) as u32
+            }));
+            // ... unless a count needs several entries (millions of calls in one bucket in a
+            // minute): then again, entry by entry.
+            if wide {
+                self.buckets.truncate(before);
+                for (b, n) in h.parts() {
                     self.buckets.extend(pack(b, n));
                 }
             }
@@ -157,7 +170,15 @@ impl StatsLog {
     }
 
     fn unpack(&self, r: Range<usize>) -> impl Iterator<Item = (u16, u64)> + '_ {
-        self.buckets.range(r).map(|&e| ((e >> COUNT_BITS) as u16, u64::from(e & COUNT_MASK)))
+        self.buckets.range(r).map(unpack)
+    }
+
+    /// The entries of `r` as the (at most two) contiguous slices of the queue holding them, in
+    /// order: for the reads that walk a day of entries, a plain slice walk each.
+    fn slices(&self, r: Range<usize>) -> [&[u32]; 2] {
+        let (front, back) = self.buckets.as_slices();
+        let split = front.len();
+        [&front[r.start.min(split)..r.end.min(split)], &back[r.start.max(split) - split..r.end.max(split) - split]]
     }
 
     /// The items of minutes `[from, to)`, as the stats table holds them.
@@ -187,7 +208,12 @@ impl StatsLog {
                 busy_ms: c.busy_ms,
                 environments: c.environments,
                 cold_starts: c.cold_starts,
-                inits: self.unpack(self.entries(item)[1].clone()).map(|(_, n)| n).sum(),
+                inits: self
+                    .slices(self.entries(item)[1].clone())
+                    .iter()
+                    .flat_map(|p| p.iter())
+                    .map(|e| unpack(e).1)
+                    .sum(),
                 init_ms: item.sums[1],
             }
         }))
@@ -202,8 +228,10 @@ impl StatsLog {
             let (counters, hists, sums) = by_memory.entry(item.memory).or_default();
             item.counts.add_to(counters);
             for (k, r) in self.entries(item).into_iter().enumerate() {
-                if !r.is_empty() {
-                    hists[k].add_counts(self.unpack(r));
+                for part in self.slices(r) {
+                    if !part.is_empty() {
+                        hists[k].add_counts(part.iter().map(unpack));
+                    }
                 }
                 sums[k] += item.sums[k];
             }
