@@ -200,11 +200,12 @@ impl Autopilot for ConcurrencyAutopilot {
             let Ok(target) = config.function.with_qualifier(alias.as_deref()) else { continue };
             summary.evaluated += 1;
             let name = config.function.name();
-            // Looked up before inserting: the entry API would allocate the name at every run.
-            if !self.state.contains_key(name) {
-                self.state.insert(name.to_owned(), FunctionState::new(now, self.forecast));
-            }
-            let Some(state) = self.state.get_mut(name) else { continue };
+            // Looked up before inserting: the entry API would allocate the name at every run
+            // (and a check before the lookup would hash the name twice).
+            let state = match self.state.get_mut(name) {
+                Some(state) => state,
+                None => self.state.entry(name.to_owned()).or_insert_with(|| FunctionState::new(now, self.forecast)),
+            };
             let read_from = state.forecaster.known_until();
             if read_from < now {
                 let Ok(read) = block_on(fleet.control.read_load(&config.function, read_from, now)) else {
