@@ -64,8 +64,11 @@ pub struct SlotLevels {
     /// [`Self::calibrate_first_level`]); `None` = as `cold[0]`.
     pub first_cold_shown: Option<f64>,
     /// Mean concurrency (λ·d) of the lowest rate scenario: how busy PC is sure to be, which is
-    /// what a budget may count on it saving ([`busy_shares`]).
+    /// what a budget may count on it saving ([`Self::count_sure_busy`]).
     pub low_load: f64,
+    /// Share of the slot level j is sure to be busy (as busy as the lowest scenario keeps it),
+    /// filled by [`Self::count_sure_busy`] for plans under a budget; empty otherwise.
+    pub busy_sure: Vec<f64>,
 }
 
 /// Which environments are alive at the start of a slot, level by level.
@@ -143,6 +146,7 @@ impl SlotLevels {
         self.entries_first = None;
         self.first_cold_shown = None;
         self.low_load = lambdas[0] * duration_s;
+        self.busy_sure.clear();
         let out = self;
         // Cold starts at each level with the environment alive at the start as in steady state
         // (the mixture's own), and with it absent: `exposed` sums the latter until it is made
@@ -251,6 +255,27 @@ impl SlotLevels {
         }
     }
 
+    /// Fills [`Self::busy_sure`]: under a budget, PC's duration saving counts only as far as
+    /// the lowest rate scenario keeps it busy — a saving that needs the burst the upper
+    /// quantiles fear is not money a cap may spend in advance (bought on it, PC idles through
+    /// a burst that does not come, and on on/off traffic the cap is overrun many times over).
+    pub fn count_sure_busy(&mut self) {
+        let n = self.levels();
+        self.busy_sure = busy_shares(self.low_load, n);
+        for (sure, busy) in self.busy_sure.iter_mut().zip(&self.busy) {
+            *sure = sure.min(*busy);
+        }
+    }
+
+    /// How busy level j (index `i = j − 1`) counts as being: what is sure under a budget once
+    /// [`Self::count_sure_busy`] has run, else the expectation.
+    pub fn busy_counted(&self, i: usize, budgeted: bool) -> f64 {
+        match self.busy_sure.get(i) {
+            Some(sure) if budgeted => *sure,
+            _ => self.busy[i],
+        }
+    }
+
     /// Level 1's cold starts a budget may count on saving.
     pub fn first_cold_for_budget(&self) -> f64 {
         self.first_cold_shown.or_else(|| self.cold.first().copied()).unwrap_or(0.0)
@@ -343,7 +368,7 @@ fn distinct_scenarios(lambdas: &[f64; 6]) -> impl Iterator<Item = (f64, f64)> {
 
 /// `P(N ≥ j)` for j = 1..=n, N ~ Poisson(`load`): the share of a slot level j is busy at that
 /// mean concurrency.
-pub fn busy_shares(load: f64, n: usize) -> Vec<f64> {
+fn busy_shares(load: f64, n: usize) -> Vec<f64> {
     let mut pmf = vec![0.0; n + 1];
     poisson_pmf(load, &mut pmf);
     let mut tail = 1.0 - pmf.iter().sum::<f64>().min(1.0); // P(N > n)

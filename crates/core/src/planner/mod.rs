@@ -160,10 +160,13 @@ fn plan_in(request: &Request<'_>, scratch: &mut Scratch) -> ConcurrencyPlan {
             lv.calibrate_first_level(&first, slot_s);
         }
     }
+    let budgeted = policy.max_extra_cost_pct.is_some() || policy.budget_per_day_usd.is_some();
+    if budgeted {
+        levels.iter_mut().for_each(SlotLevels::count_sure_busy);
+    }
     let levels = &*levels;
     let max_pc = if policy.enabled { policy.max_provisioned.unwrap_or(u32::MAX) } else { 0 };
     let rounds = f64::from(policy.slot_minutes) / f64::from(policy.keep_warm_period_minutes.max(1));
-    let budgeted = policy.max_extra_cost_pct.is_some() || policy.budget_per_day_usd.is_some();
     // On-demand cost of each slot; under a budget with level 1's cold starts as far as the
     // history has shown them (the savings a budget may count on).
     let baseline: Vec<f64> = levels

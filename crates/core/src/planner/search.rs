@@ -2,7 +2,7 @@
 //! dynamic programme on the PC level carried from slot to slot, so that lowering PC pays for
 //! the levels it exposes and raising it pays the extra billing step of its lead time.
 
-use super::levels::{SlotLevels, busy_shares};
+use super::levels::SlotLevels;
 use super::prices::UnitPrices;
 
 /// With keep-warm allowed, PC levels busy less than this share of a slot are not considered:
@@ -68,14 +68,10 @@ impl<'a> SlotEval<'a> {
     ) -> Self {
         let n = levels.levels();
         let mut at = vec![LevelSums { best_top: n, ..LevelSums::default() }; n + 2];
-        // Under a budget, PC's duration saving counts only as far as the lowest rate scenario
-        // keeps it busy: a saving that needs the burst the upper quantiles fear is not money
-        // the cap may spend in advance (bought on it, PC idles through a burst that does not
-        // come and the cap is overrun many times over on on/off traffic).
-        let sure = budgeted.then(|| busy_shares(levels.low_load, n));
         for j in 1..=n {
             let prev = at[j - 1];
-            let busy = sure.as_ref().map_or(levels.busy[j - 1], |s| s[j - 1].min(levels.busy[j - 1]));
+            // Under a budget, as busy as is sure (`SlotLevels::count_sure_busy`).
+            let busy = levels.busy_counted(j - 1, budgeted);
             let sums = &mut at[j];
             sums.pc_net = prev.pc_net + prices.pc_level - busy * prices.pc_busy_saving;
             sums.exposed_prefix = prev.exposed_prefix + levels.exposed[j - 1];
