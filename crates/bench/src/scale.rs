@@ -135,6 +135,10 @@ impl<A: Autopilot> Autopilot for Timed<A> {
         self.inner.stats_retention_minutes()
     }
 
+    fn decides_per_function(&self) -> bool {
+        self.inner.decides_per_function()
+    }
+
     fn memory_run(&mut self, now: Minute, fleet: &FleetPorts<'_>) -> RunSummary {
         let started = Instant::now();
         let s = self.inner.memory_run(now, fleet);
@@ -159,13 +163,7 @@ pub fn run_fleet(functions: usize, days: f64, seed: u64, progress: &mut dyn FnMu
     let started = Instant::now();
     let slot = Timed { inner: simulate_slot(true), memory: Duration::ZERO, concurrency: Duration::ZERO };
     let mut sim = Simulation::new(cfg, demo_fleet(functions, seed), slot);
-    let total = sim.world.config.minutes;
-    while sim.world.elapsed_minutes() < total {
-        sim.step_minute();
-        if sim.world.elapsed_minutes().is_multiple_of(60) {
-            progress(sim.world.elapsed_minutes(), total);
-        }
-    }
+    sim.run_all(progress);
     let autopilot_seconds = started.elapsed().as_secs_f64();
     let Timed { inner, memory, concurrency } = &sim.autopilot;
     let (planning, plans) = inner.concurrency.as_ref().map_or((Duration::ZERO, 0), |c| (c.planning, c.plans));

@@ -63,6 +63,15 @@ pub trait Autopilot {
         0
     }
 
+    /// True for a policy whose decisions for a function depend on that function alone (its
+    /// configuration and its stats; counters across the fleet aside): the simulation may then
+    /// run the fleet a group of functions at a time, each group through the whole run, with
+    /// the policy's runs over that group only (see [`crate::Simulation::run_all`]). A policy
+    /// with fleet-wide state (a fleet budget, a limit on changes per run) must say false.
+    fn decides_per_function(&self) -> bool {
+        false
+    }
+
     fn memory_run(&mut self, now: Minute, fleet: &FleetPorts<'_>) -> RunSummary;
 
     fn concurrency_run(&mut self, now: Minute, fleet: &FleetPorts<'_>) -> RunSummary;
@@ -78,6 +87,10 @@ impl Autopilot for DoNothing {
     }
 
     fn is_do_nothing(&self) -> bool {
+        true
+    }
+
+    fn decides_per_function(&self) -> bool {
         true
     }
 
@@ -124,6 +137,10 @@ impl<M: Autopilot, C: Autopilot> Autopilot for Both<M, C> {
         self.memory.stats_retention_minutes().max(self.concurrency.stats_retention_minutes())
     }
 
+    fn decides_per_function(&self) -> bool {
+        self.memory.decides_per_function() && self.concurrency.decides_per_function()
+    }
+
     fn memory_run(&mut self, now: Minute, fleet: &FleetPorts<'_>) -> RunSummary {
         self.memory.memory_run(now, fleet)
     }
@@ -145,6 +162,10 @@ impl<A: Autopilot> Autopilot for Option<A> {
 
     fn stats_retention_minutes(&self) -> usize {
         self.as_ref().map_or(0, Autopilot::stats_retention_minutes)
+    }
+
+    fn decides_per_function(&self) -> bool {
+        self.as_ref().is_none_or(Autopilot::decides_per_function)
     }
 
     fn memory_run(&mut self, now: Minute, fleet: &FleetPorts<'_>) -> RunSummary {

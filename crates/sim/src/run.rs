@@ -1,5 +1,6 @@
 //! The simulation loop: minute by minute, every function steps; on schedule, the policy runs
-//! against the fleet through the ports.
+//! against the fleet through the ports. A policy that decides per function lets the fleet run
+//! a small group of functions at a time instead (same report, see [`Simulation::run_all`]).
 
 use autopilot_core::Minute;
 
@@ -8,7 +9,12 @@ use crate::model::FunctionSpec;
 use crate::ports::{FleetPorts, InMemoryChangeLog, InMemoryEventSink, InMemoryLease, SimControl};
 use crate::report::{SimReport, function_report, total};
 use crate::step::Scratch;
-use crate::world::{SimConfig, World};
+use crate::world::{SimConfig, SimFunction, World};
+
+/// Functions simulated together when the policy decides per function (see
+/// [`Simulation::run_all`]). On 1,000 functions × 14 days, groups of 1 and 4 ran in the same
+/// time, 16 about 4% and 64 about 8% slower, and the whole fleet at once about 45% slower.
+pub const FUNCTION_GROUP: usize = 4;
 
 /// A fleet, a policy and the in-memory stores the policy writes to.
 #[derive(Debug)]
@@ -53,16 +59,60 @@ impl<A: Autopilot> Simulation<A> {
         })
     }
 
-    /// Runs every configured minute; `progress(done, total)` is called once per simulated hour.
+    /// Runs every configured minute and builds the report; `progress(done, total)` is called
+    /// about once per simulated hour (see [`Self::run_all`]).
     pub fn run(mut self, progress: &mut dyn FnMut(u64, u64)) -> SimReport {
-        let total_minutes = self.world.config.minutes;
-        while self.world.elapsed < total_minutes {
-            self.step_minute();
-            if self.world.elapsed.is_multiple_of(60) {
-                progress(self.world.elapsed, total_minutes);
-            }
-        }
+        self.run_all(progress);
         self.finish()
+    }
+
+    /// Runs every configured minute, leaving the simulation to be read ([`Self::autopilot`])
+    /// and finished; `progress(done, total)` is called about once per simulated hour, in
+    /// function-minutes.
+    ///
+    /// When the policy decides for each function from that function alone
+    /// ([`Autopilot::decides_per_function`]; the functions never share anything in the world),
+    /// the fleet runs [`FUNCTION_GROUP`] functions at a time, each group through the whole run:
+    /// the same report, to the last bit, as every function minute by minute, but a group's
+    /// state stays in the CPU's caches from one minute to the next, where a fleet of a thousand
+    /// functions (close to a gigabyte of environments, stats and forecasters) does not.
+    pub fn run_all(&mut self, progress: &mut dyn FnMut(u64, u64)) {
+        let minutes = self.world.config.minutes;
+        let size = self.world.functions.len();
+        if !self.autopilot.decides_per_function() || size <= FUNCTION_GROUP {
+            while self.world.elapsed < minutes {
+                self.step_minute();
+                if self.world.elapsed.is_multiple_of(60) {
+                    progress(self.world.elapsed * size as u64, minutes * size as u64);
+                }
+            }
+            return;
+        }
+        let start = self.world.elapsed;
+        let mut functions = std::mem::take(&mut self.world.functions).into_iter();
+        let mut done = Vec::with_capacity(size);
+        // The policy's runs are counted once, as the whole fleet would have them.
+        let (runs_before, mut group_runs) = (self.runs, None);
+        loop {
+            let group: Vec<SimFunction> = functions.by_ref().take(FUNCTION_GROUP).collect();
+            if group.is_empty() {
+                break;
+            }
+            self.world.set_functions(group);
+            self.world.elapsed = start;
+            while self.world.elapsed < minutes {
+                self.step_minute();
+                if self.world.elapsed.is_multiple_of(60) {
+                    let finished =
+                        (done.len() as u64) * minutes + self.world.functions.len() as u64 * self.world.elapsed;
+                    progress(finished, minutes * size as u64);
+                }
+            }
+            group_runs.get_or_insert(self.runs - runs_before);
+            done.append(&mut self.world.functions);
+        }
+        self.runs = runs_before + group_runs.unwrap_or(0);
+        self.world.set_functions(done);
     }
 
     /// Calls the policy if it is due, then simulates one minute of every function.

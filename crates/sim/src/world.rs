@@ -359,6 +359,12 @@ impl World {
         self.elapsed as f64 * 60_000.0
     }
 
+    /// Replaces the functions of the world (and the index of their names).
+    pub(crate) fn set_functions(&mut self, functions: Vec<SimFunction>) {
+        self.by_name = functions.iter().enumerate().map(|(i, f)| (f.spec.name.clone(), i)).collect();
+        self.functions = functions;
+    }
+
     pub fn function(&self, name: &str) -> Option<&SimFunction> {
         self.by_name.get(name).map(|&i| &self.functions[i])
     }

@@ -176,6 +176,12 @@ impl Autopilot for ConcurrencyAutopilot {
         "concurrency-planner"
     }
 
+    /// Each function's forecaster, idle evidence and plan are its own; nothing is shared
+    /// but the counters of plans made.
+    fn decides_per_function(&self) -> bool {
+        true
+    }
+
     fn stats_retention_minutes(&self) -> usize {
         // Read incrementally: the minutes since the last run are enough, and runs are at
         // most a day apart.

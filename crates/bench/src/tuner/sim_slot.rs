@@ -286,6 +286,12 @@ impl Autopilot for MemoryAutopilot {
         Minute::PER_DAY as usize + 60
     }
 
+    /// Each function's windows, pending change and bans are its own; changes are recorded per
+    /// function.
+    fn decides_per_function(&self) -> bool {
+        true
+    }
+
     fn memory_run(&mut self, now: Minute, fleet: &FleetPorts<'_>) -> RunSummary {
         let mut summary = RunSummary::default();
         let Ok(functions) = block_on(fleet.control.list_functions(&self.opt_in_tag)) else { return summary };

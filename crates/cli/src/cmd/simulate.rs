@@ -144,13 +144,7 @@ pub fn run(args: &SimulateArgs, out: &mut dyn Write, err: &mut dyn Write) -> Res
     let mut sim = Simulation::new(cfg.clone(), specs, slot);
     sim.schedule.concurrency_every_minutes = u64::from(args.concurrency_every.max(1));
     let mut bar = Progress::new("autopilot");
-    let total = sim.world.config.minutes;
-    while sim.world.elapsed_minutes() < total {
-        sim.step_minute();
-        if sim.world.elapsed_minutes().is_multiple_of(60) {
-            bar.update(err, sim.world.elapsed_minutes(), total);
-        }
-    }
+    sim.run_all(&mut |d, t| bar.update(err, d, t));
     bar.finish(err);
     let memory = sim.autopilot.memory.summaries();
     let plans = sim.autopilot.concurrency.as_ref().map(|c| (c.plans, c.plans + c.kept));
