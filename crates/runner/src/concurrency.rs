@@ -111,7 +111,7 @@ pub fn plan_for(
         &profile,
         // The stats the forecast read count the environments warm-up rounds hold among those
         // alive now, so the rounds' top needs no saying here.
-        &PlannerState { provisioned: current, warm_top: 0 },
+        &PlannerState { provisioned: current, ..PlannerState::default() },
         &policy,
         &CostModel::default(),
     )

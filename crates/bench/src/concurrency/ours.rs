@@ -9,6 +9,8 @@ use autopilot_core::decision::ConcurrencyPlan;
 use autopilot_core::forecast::{ForecastConfig, forecast_load};
 use autopilot_core::observe::MinuteLoad;
 use autopilot_core::planner::evidence::IdleEvidence;
+use autopilot_core::planner::ledger::{LedgerMinute, SpendLedger};
+use autopilot_core::planner::prices::UnitPrices;
 use autopilot_core::planner::warmup::{LevelTouches, round_hold_ms};
 use autopilot_core::planner::{PlannerState, plan};
 use autopilot_core::policy::ConcurrencyPolicy;
@@ -59,6 +61,10 @@ pub struct Autopilot {
     /// When each level was last in use: a round goes out only when its top level idled a
     /// keep-warm period (traffic that keeps its environments busy needs no warm-up calls).
     touched: LevelTouches,
+    /// What PC and warm-ups actually cost against the calls (for a cap), and the prices it
+    /// is kept in.
+    ledger: SpendLedger,
+    prices: UnitPrices,
     /// Plans made and time spent planning (forecast + plan), for the benchmark's figures.
     pub plans: u64,
 }
@@ -66,6 +72,7 @@ pub struct Autopilot {
 impl Autopilot {
     /// `history` is what the stats table holds before the window (may be empty).
     pub fn new(policy: ConcurrencyPolicy, history: Vec<MinuteLoad>, history_from: Minute) -> Self {
+        let prices = setup::unit_prices(&policy);
         let observed_from = history.last().map_or(history_from, |l| l.minute.plus(1));
         Self {
             policy,
@@ -86,6 +93,8 @@ impl Autopilot {
             pending_probe: None,
             probes: Vec::new(),
             touched: LevelTouches::default(),
+            ledger: SpendLedger::default(),
+            prices,
             plans: 0,
         }
     }
@@ -106,7 +115,8 @@ impl Autopilot {
         // calls, so the environments the rounds alone keep are not among those seen alive).
         let warm_top =
             self.plan.as_ref().and_then(|p| p.slot_at(now, self.policy.slot_minutes)).map_or(0, |s| s.keep_warm);
-        let state = PlannerState { provisioned: self.requested, warm_top };
+        let overspent = self.ledger.overspent_usd(&self.policy, now) > 0.0;
+        let state = PlannerState { provisioned: self.requested, warm_top, overspent };
         let mut evidence = IdleEvidence::from_history(load, &self.rounds_sent, &self.pc_minutes, self.observed_from);
         for &(spell, cold) in &self.probes {
             evidence.add_probe(spell, cold);
@@ -182,6 +192,16 @@ impl Policy for Autopilot {
     }
 
     fn observe(&mut self, obs: &MinuteObs) {
+        let minute = LedgerMinute {
+            minute: obs.minute,
+            invocations: obs.invocations,
+            cold_starts: obs.cold_starts,
+            pc_ready: obs.pc_ready,
+            pc_busy_ms: obs.pc_busy_ms,
+            warmups: obs.warmups,
+            warmups_cold: obs.warmups_cold,
+        };
+        self.ledger.record(&minute, &self.prices, self.policy.slot_minutes, self.reclaim_minutes);
         self.touched.touch(obs.minute, u64::from(obs.peak_busy));
         if let Some((minute, spell)) = self.pending_probe.take()
             && minute == obs.minute

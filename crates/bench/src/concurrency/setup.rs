@@ -4,6 +4,8 @@
 use autopilot_core::cost::CostModel;
 use autopilot_core::planner::FunctionProfile;
 use autopilot_core::planner::evidence::IdleEvidence;
+use autopilot_core::planner::prices::UnitPrices;
+use autopilot_core::policy::ConcurrencyPolicy;
 use autopilot_core::{Architecture, MemoryMb};
 
 pub const MEMORY_MB: u64 = 512;
@@ -33,4 +35,9 @@ pub fn profile(idle_evidence: Option<IdleEvidence>) -> FunctionProfile {
         init_ms: INIT_MS,
         idle_evidence,
     }
+}
+
+/// The function's unit prices under `policy` (what its spend ledger counts in).
+pub fn unit_prices(policy: &ConcurrencyPolicy) -> UnitPrices {
+    UnitPrices::new(&cost_model(), ARCHITECTURE, memory(), MEAN_DURATION_MS, INIT_MS, policy)
 }

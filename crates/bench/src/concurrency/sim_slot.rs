@@ -258,7 +258,8 @@ impl Autopilot for ConcurrencyAutopilot {
                         .filter(|_| state.last_warm.is_some())
                         .and_then(|p| p.slot_at(now, slot))
                         .map_or(0, |s| s.keep_warm);
-                    let planner_state = PlannerState { provisioned: state.requested, warm_top };
+                    let planner_state =
+                        PlannerState { provisioned: state.requested, warm_top, ..PlannerState::default() };
                     let policy = if alias.is_some() {
                         self.policy.clone()
                     } else {

@@ -28,6 +28,7 @@
 //! shown. See [`levels`] for the traffic model.
 
 pub mod evidence;
+pub mod ledger;
 pub mod levels;
 pub mod prices;
 pub mod schedule;
@@ -77,6 +78,11 @@ pub struct PlannerState {
     /// are alive, and keeping them warm costs no round landing cold.
     #[serde(default)]
     pub warm_top: u32,
+    /// The money actually spent is over the policy's cap ([`ledger::SpendLedger`]): the plan
+    /// gets no budget, and does only what pays for itself, until the calls have earned the
+    /// cap back. Without a cap it changes nothing.
+    #[serde(default)]
+    pub overspent: bool,
 }
 
 /// The buffers of a plan's slots, kept from one plan to the next on each thread: a plan
@@ -179,7 +185,12 @@ fn plan_in(request: &Request<'_>, scratch: &mut Scratch) -> ConcurrencyPlan {
             lv.mean_rate * slot_s * prices.invocation + cold * prices.init
         })
         .collect();
-    let budgets = slot_budgets(policy, &baseline);
+    let mut budgets = slot_budgets(policy, &baseline);
+    if state.overspent
+        && let Some(b) = &mut budgets
+    {
+        b.fill(0.0);
+    }
     let search = |penalty: f64| {
         let evals: Vec<SlotEval<'_>> = levels
             .iter()

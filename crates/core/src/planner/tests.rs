@@ -44,7 +44,7 @@ fn run(rates: &[f64], current_pc: u32, policy: &ConcurrencyPolicy) -> Concurrenc
         NOW,
         &forecast(rates),
         &profile(),
-        &PlannerState { provisioned: current_pc, warm_top: 0 },
+        &PlannerState { provisioned: current_pc, ..PlannerState::default() },
         policy,
         &CostModel::default(),
     )
@@ -145,6 +145,34 @@ fn a_cap_does_not_spend_savings_that_only_a_burst_would_bring() {
     assert!(idle_pc <= 0.05 * capped.baseline_cost_usd, "{idle_pc} for {capped:?}");
 }
 
+#[test]
+fn while_the_money_spent_is_over_the_cap_only_what_pays_for_itself_is_planned() {
+    let function = FunctionRef::parse("orders:live").unwrap();
+    let cost = CostModel::default();
+    let go = |rates: &[f64], overspent: bool, policy: &ConcurrencyPolicy| {
+        let state = PlannerState { overspent, ..PlannerState::default() };
+        plan(&function, NOW, &forecast(rates), &profile(), &state, policy, &cost)
+    };
+    let capped = ConcurrencyPolicy { keep_warm: true, ..capped_policy() };
+    // 5 calls a minute: within the cap, rounds keep three environments warm for a little more
+    // money than the cold starts they save; once the ledger shows the money spent over the
+    // cap, no round goes out.
+    let within = go(&[5.0; 12], false, &capped);
+    assert!(within.slots.iter().all(|s| s.keep_warm >= 2) && within.expected_cost_usd > within.baseline_cost_usd);
+    let over = go(&[5.0; 12], true, &capped);
+    assert!(over.slots.iter().all(|s| (s.provisioned, s.keep_warm) == (0, 0)), "{over:?}");
+    assert!(matches!(over.slots[0].keep_warm_reason, Some(ConcurrencyReason::Capped { .. })));
+    assert!(over.expected_cost_usd <= over.baseline_cost_usd);
+    // What lowers the bill stays: one environment kept warm for a call every 5 minutes (its
+    // INIT saved pays for the rounds), PC on levels busy above break-even.
+    let sparse = go(&[0.2; 12], true, &capped);
+    assert!(sparse.slots.iter().all(|s| s.keep_warm == 1) && sparse.expected_cost_usd < sparse.baseline_cost_usd);
+    let busy = go(&[3000.0; 12], true, &capped);
+    assert!(busy.slots.iter().all(|s| s.provisioned >= 6) && busy.expected_cost_usd < busy.baseline_cost_usd);
+    // Without a cap there is nothing to be over.
+    assert_eq!(go(&[5.0; 12], true, &keep_warm()), go(&[5.0; 12], false, &keep_warm()));
+}
+
 fn capped_policy() -> ConcurrencyPolicy {
     ConcurrencyPolicy { max_extra_cost_pct: Some(5.0), ..ConcurrencyPolicy::default() }
 }
@@ -222,7 +250,7 @@ fn starting_keep_warm_pays_the_round_that_lands_cold_and_going_on_does_not() {
     // the environment gone and pays its INIT.
     let f = FunctionRef::parse("rare:live").unwrap();
     let with = |slots: usize, warm_top: u32| {
-        let state = PlannerState { provisioned: 0, warm_top };
+        let state = PlannerState { provisioned: 0, warm_top, ..PlannerState::default() };
         plan(&f, NOW, &forecast(&vec![0.002; slots]), &profile(), &state, &keep_warm(), &CostModel::default())
     };
     // One slot ahead: not worth starting for, worth going on with.

@@ -1,0 +1,186 @@
+//! The realised side of a cap: what the autopilot's own means (provisioned concurrency and
+//! warm-up rounds) have cost since it started, against what the function's calls cost.
+//!
+//! A plan checks `maxExtraCostPct` and `budgetPerDayUsd` against its forecast only, so a
+//! forecast that expected calls (or a burst) that did not come overruns the cap, slot after
+//! slot. The ledger keeps the money as observed, minute by minute, and while it is over its
+//! allowance the next plans get no budget: they do only what pays for itself until the calls
+//! have earned the cap back ([`PlannerState::overspent_usd`](super::PlannerState)).
+//!
+//! What is counted:
+//! - the calls, at what they would have cost on demand: requests and duration at the mean,
+//!   and INIT for the cold starts they had or would have had (below);
+//! - PC: allocation for every minute it was ready, minus the duration saving of the time it
+//!   served calls (PC duration is billed below the on-demand rate);
+//! - warm-up calls, and INIT for those that landed cold;
+//! - INIT saved: a call after an idle spell longer than the reclaim time would have started
+//!   cold on demand; when it did not, the round or PC that kept its environment gets the
+//!   credit. Cold starts a burst would have had above the first level are not credited: they
+//!   are a forecast again, and the ledger counts only what was seen.
+
+use super::prices::UnitPrices;
+use crate::domain::Minute;
+use crate::policy::ConcurrencyPolicy;
+
+/// One observed minute of a function, as the ledger needs it.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct LedgerMinute {
+    pub minute: Minute,
+    /// Callers' invocations and their cold starts.
+    pub invocations: u64,
+    pub cold_starts: u64,
+    /// PC ready in the minute, and the time it spent serving calls (ms).
+    pub pc_ready: u32,
+    pub pc_busy_ms: f64,
+    /// Warm-up calls sent in the minute, and how many of them started cold.
+    pub warmups: u32,
+    pub warmups_cold: u32,
+}
+
+/// Money since the ledger started (USD).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SpendLedger {
+    /// What the calls cost, or would have on demand.
+    calls_usd: f64,
+    /// What PC and warm-up rounds added, less the duration and INIT they saved.
+    extra_usd: f64,
+    first: Option<Minute>,
+    last_call: Option<Minute>,
+}
+
+impl SpendLedger {
+    /// Adds minute `m` (minutes in ascending order), priced with the function's `prices` for
+    /// slots of `slot_minutes`; `reclaim_minutes` is how long an idle environment is taken to
+    /// live (the evidence's estimate).
+    pub fn record(&mut self, m: &LedgerMinute, prices: &UnitPrices, slot_minutes: u32, reclaim_minutes: u32) {
+        self.first.get_or_insert(m.minute);
+        let mut first_cold = 0.0;
+        if m.invocations > 0 {
+            let idle = self.last_call.is_none_or(|last| m.minute.0 - last.0 > i64::from(reclaim_minutes));
+            if idle {
+                first_cold = 1.0;
+            }
+            self.last_call = Some(m.minute);
+        }
+        let cold = m.cold_starts as f64;
+        let on_demand_cold = cold.max(first_cold);
+        self.calls_usd += m.invocations as f64 * prices.invocation + on_demand_cold * prices.init;
+        let slot_minutes = f64::from(slot_minutes.max(1));
+        let pc = f64::from(m.pc_ready) * prices.pc_level / slot_minutes
+            - m.pc_busy_ms / (slot_minutes * 60_000.0) * prices.pc_busy_saving;
+        // A round of one call holds nothing (see `UnitPrices::ping_single`).
+        let call = if m.warmups == 1 { prices.ping_single } else { prices.ping_on_demand };
+        let rounds = f64::from(m.warmups) * call + f64::from(m.warmups_cold) * prices.init;
+        self.extra_usd += pc + rounds - (on_demand_cold - cold) * prices.init;
+    }
+
+    /// Money spent beyond what the policy's cap allows so far (0 when within it, and
+    /// without a cap).
+    pub fn overspent_usd(&self, policy: &ConcurrencyPolicy, now: Minute) -> f64 {
+        let share = policy.max_extra_cost_pct.map(|pct| pct / 100.0 * self.calls_usd);
+        let days = self.first.map_or(0.0, |first| (now.0 - first.0).max(0) as f64 / Minute::PER_DAY as f64);
+        let budget = policy.budget_per_day_usd.map(|b| b * days);
+        let allowed = match (share, budget) {
+            (Some(a), Some(b)) => a.min(b),
+            (Some(a), None) | (None, Some(a)) => a,
+            (None, None) => return 0.0,
+        };
+        (self.extra_usd - allowed).max(0.0)
+    }
+
+    /// What PC and warm-ups added so far, net of what they saved (USD).
+    pub fn extra_usd(&self) -> f64 {
+        self.extra_usd
+    }
+
+    /// What the calls cost so far, or would have on demand (USD).
+    pub fn calls_usd(&self) -> f64 {
+        self.calls_usd
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cost::CostModel;
+    use crate::domain::{Architecture, MemoryMb};
+
+    fn prices() -> UnitPrices {
+        let memory = MemoryMb::new(512).unwrap();
+        UnitPrices::new(
+            &CostModel::default(),
+            Architecture::X86_64,
+            memory,
+            200.0,
+            300.0,
+            &ConcurrencyPolicy::default(),
+        )
+    }
+
+    fn capped(pct: f64) -> ConcurrencyPolicy {
+        ConcurrencyPolicy { max_extra_cost_pct: Some(pct), ..ConcurrencyPolicy::default() }
+    }
+
+    #[test]
+    fn warm_up_rounds_that_save_nothing_overrun_the_cap_and_those_that_keep_a_cold_start_away_do_not() {
+        let p = prices();
+        let minute = |m: i64, invocations, cold_starts, warmups| LedgerMinute {
+            minute: Minute(m),
+            invocations,
+            cold_starts,
+            warmups,
+            ..LedgerMinute::default()
+        };
+        // A call every 20 minutes, a round of one every 4 minutes in between: one call's INIT
+        // saved against 5 rounds.
+        let mut kept_warm = SpendLedger::default();
+        let mut wasted = SpendLedger::default();
+        for spell in 0..72 {
+            for k in 0..5 {
+                let round = minute(spell * 20 + 4 * k, 0, 0, 1);
+                kept_warm.record(&round, &p, 5, 10);
+                wasted.record(&round, &p, 5, 10);
+            }
+            // Kept warm, the call finds its environment; wasted, it starts cold anyway.
+            kept_warm.record(&minute(spell * 20 + 19, 1, 0, 0), &p, 5, 10);
+            wasted.record(&minute(spell * 20 + 19, 1, 1, 0), &p, 5, 10);
+        }
+        let end = Minute(24 * 60);
+        // The calls cost the same (the cold start they had or would have had), and the rounds
+        // the same; only the INIT they kept away differs.
+        assert!((kept_warm.calls_usd() - wasted.calls_usd()).abs() < 1e-15);
+        assert!((wasted.extra_usd() - kept_warm.extra_usd() - 72.0 * p.init).abs() < 1e-12);
+        assert!(wasted.overspent_usd(&capped(5.0), end) > 0.0);
+        assert!(
+            kept_warm.extra_usd() < 0.0 && kept_warm.overspent_usd(&capped(5.0), end) == 0.0,
+            "5 rounds ({:.2e}) cost less than one INIT ({:.2e})",
+            5.0 * p.ping_single,
+            p.init
+        );
+        // Without a cap nothing is ever overspent.
+        assert_eq!(wasted.overspent_usd(&ConcurrencyPolicy::default(), end), 0.0);
+    }
+
+    #[test]
+    fn busy_pc_pays_for_itself_and_idle_pc_spends_the_budget_of_its_days() {
+        let p = prices();
+        let pc = |busy_share: f64| LedgerMinute {
+            minute: Minute(0),
+            invocations: 300,
+            pc_ready: 10,
+            pc_busy_ms: busy_share * 10.0 * 60_000.0,
+            ..LedgerMinute::default()
+        };
+        let mut busy = SpendLedger::default();
+        let mut idle = SpendLedger::default();
+        for m in 0..1_440 {
+            busy.record(&LedgerMinute { minute: Minute(m), ..pc(0.9) }, &p, 5, 10);
+            idle.record(&LedgerMinute { minute: Minute(m), ..pc(0.1) }, &p, 5, 10);
+        }
+        // Above the break-even utilisation (60%) PC saves; below it, it costs.
+        assert!(busy.extra_usd() < 0.0 && idle.extra_usd() > 0.0);
+        let day_budget = ConcurrencyPolicy { budget_per_day_usd: Some(idle.extra_usd()), ..Default::default() };
+        assert_eq!(idle.overspent_usd(&day_budget, Minute(1_440)), 0.0);
+        assert!(idle.overspent_usd(&day_budget, Minute(720)) > 0.0, "half a day's budget");
+    }
+}
