@@ -1,10 +1,10 @@
 //! The realised side of a cap: what the autopilot's own means (provisioned concurrency and
-//! warm-up rounds) have cost since it started, against what the function's calls cost.
+//! warm-up rounds) have cost over the last week, against what the function's calls cost.
 //!
 //! A plan checks `maxExtraCostPct` and `budgetPerDayUsd` against its forecast only, so a
 //! forecast that expected calls (or a burst) that did not come overruns the cap, slot after
-//! slot. The ledger keeps the money as observed, minute by minute, and while it is over its
-//! allowance the next plans get no budget: they do only what pays for itself until the calls
+//! slot. The ledger keeps the money as observed, minute by minute over the last week, and
+//! while it is over its allowance the next plans get no budget: they do only what pays for itself until the calls
 //! have earned the cap back ([`PlannerState::overspent_usd`](super::PlannerState)).
 //!
 //! What is counted:
@@ -17,6 +17,8 @@
 //!   cold on demand; when it did not, the round or PC that kept its environment gets the
 //!   credit. Cold starts a burst would have had above the first level are not credited: they
 //!   are a forecast again, and the ledger counts only what was seen.
+
+use std::collections::VecDeque;
 
 use super::prices::UnitPrices;
 use crate::domain::Minute;
@@ -37,13 +39,24 @@ pub struct LedgerMinute {
     pub warmups_cold: u32,
 }
 
-/// Money since the ledger started (USD).
+/// How far back the ledger counts: a week, so that a cap holds over any week (months of money
+/// saved do not pay for a week of overrun) and a function's spend follows its weekly rhythm.
+pub const WINDOW_HOURS: i64 = 7 * 24;
+
+/// One hour of the ledger (USD).
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Hour {
+    hour: i64,
+    /// What the calls cost, or would have on demand.
+    calls: f64,
+    /// What PC and warm-up rounds added, less the duration and INIT they saved.
+    extra: f64,
+}
+
+/// The money of the last [`WINDOW_HOURS`], hour by hour.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct SpendLedger {
-    /// What the calls cost, or would have on demand.
-    calls_usd: f64,
-    /// What PC and warm-up rounds added, less the duration and INIT they saved.
-    extra_usd: f64,
+    hours: VecDeque<Hour>,
     first: Option<Minute>,
     last_call: Option<Minute>,
 }
@@ -64,38 +77,49 @@ impl SpendLedger {
         }
         let cold = m.cold_starts as f64;
         let on_demand_cold = cold.max(first_cold);
-        self.calls_usd += m.invocations as f64 * prices.invocation + on_demand_cold * prices.init;
+        let calls = m.invocations as f64 * prices.invocation + on_demand_cold * prices.init;
         let slot_minutes = f64::from(slot_minutes.max(1));
         let pc = f64::from(m.pc_ready) * prices.pc_level / slot_minutes
             - m.pc_busy_ms / (slot_minutes * 60_000.0) * prices.pc_busy_saving;
         // A round of one call holds nothing (see `UnitPrices::ping_single`).
         let call = if m.warmups == 1 { prices.ping_single } else { prices.ping_on_demand };
         let rounds = f64::from(m.warmups) * call + f64::from(m.warmups_cold) * prices.init;
-        self.extra_usd += pc + rounds - (on_demand_cold - cold) * prices.init;
+        let extra = pc + rounds - (on_demand_cold - cold) * prices.init;
+        let hour = m.minute.0.div_euclid(60);
+        match self.hours.back_mut() {
+            Some(h) if h.hour == hour => {
+                h.calls += calls;
+                h.extra += extra;
+            }
+            _ => self.hours.push_back(Hour { hour, calls, extra }),
+        }
+        while self.hours.front().is_some_and(|h| h.hour <= hour - WINDOW_HOURS) {
+            self.hours.pop_front();
+        }
     }
 
-    /// Money spent beyond what the policy's cap allows so far (0 when within it, and
-    /// without a cap).
+    /// Money spent beyond what the policy's cap allows over the window (0 when within it, and
+    /// without a cap); a daily budget counts the days of the window the ledger has seen.
     pub fn overspent_usd(&self, policy: &ConcurrencyPolicy, now: Minute) -> f64 {
-        let share = policy.max_extra_cost_pct.map(|pct| pct / 100.0 * self.calls_usd);
-        let days = self.first.map_or(0.0, |first| (now.0 - first.0).max(0) as f64 / Minute::PER_DAY as f64);
-        let budget = policy.budget_per_day_usd.map(|b| b * days);
+        let share = policy.max_extra_cost_pct.map(|pct| pct / 100.0 * self.calls_usd());
+        let seen = self.first.map_or(0, |first| (now.0 - first.0).clamp(0, WINDOW_HOURS * 60));
+        let budget = policy.budget_per_day_usd.map(|b| b * seen as f64 / Minute::PER_DAY as f64);
         let allowed = match (share, budget) {
             (Some(a), Some(b)) => a.min(b),
             (Some(a), None) | (None, Some(a)) => a,
             (None, None) => return 0.0,
         };
-        (self.extra_usd - allowed).max(0.0)
+        (self.extra_usd() - allowed).max(0.0)
     }
 
-    /// What PC and warm-ups added so far, net of what they saved (USD).
+    /// What PC and warm-ups added over the window, net of what they saved (USD).
     pub fn extra_usd(&self) -> f64 {
-        self.extra_usd
+        self.hours.iter().map(|h| h.extra).sum()
     }
 
-    /// What the calls cost so far, or would have on demand (USD).
+    /// What the calls cost over the window, or would have on demand (USD).
     pub fn calls_usd(&self) -> f64 {
-        self.calls_usd
+        self.hours.iter().map(|h| h.calls).sum()
     }
 }
 
@@ -182,5 +206,36 @@ mod tests {
         let day_budget = ConcurrencyPolicy { budget_per_day_usd: Some(idle.extra_usd()), ..Default::default() };
         assert_eq!(idle.overspent_usd(&day_budget, Minute(1_440)), 0.0);
         assert!(idle.overspent_usd(&day_budget, Minute(720)) > 0.0, "half a day's budget");
+    }
+
+    #[test]
+    fn overruns_and_the_allowance_of_calls_are_both_forgotten_a_week_later() {
+        let p = prices();
+        let cap = capped(5.0);
+        let at = |minute: i64, invocations: u64, warmups: u32| LedgerMinute {
+            minute: Minute(minute),
+            invocations,
+            warmups,
+            ..LedgerMinute::default()
+        };
+        let mut ledger = SpendLedger::default();
+        let day = Minute::PER_DAY;
+        let week = WINDOW_HOURS * 60;
+        // A day of rounds with no call: over the cap.
+        (0..day).for_each(|m| ledger.record(&at(m, 0, 3), &p, 5, 10));
+        assert!(ledger.overspent_usd(&cap, Minute(day)) > 0.0);
+        // A week of calls and no round: the day of rounds has left the window (what is left is
+        // the credit for the first call, which found its environment although it came after
+        // a day without calls).
+        (day..day + week).for_each(|m| ledger.record(&at(m, 10, 0), &p, 5, 10));
+        assert!((ledger.extra_usd() + p.init).abs() < 1e-15);
+        assert_eq!(ledger.overspent_usd(&cap, Minute(day + week)), 0.0);
+        let earned = 0.05 * ledger.calls_usd();
+        // A quiet week: the calls leave the window too, and with them what they allowed. An
+        // hour of rounds costing a tenth of that allowance is then over the cap.
+        (day + week..day + 2 * week).for_each(|m| ledger.record(&at(m, 0, 0), &p, 5, 10));
+        (day + 2 * week..day + 2 * week + 60).for_each(|m| ledger.record(&at(m, 0, 3), &p, 5, 10));
+        assert!(ledger.extra_usd() < 0.1 * earned);
+        assert!(ledger.overspent_usd(&cap, Minute(day + 2 * week + 60)) > 0.0);
     }
 }
