@@ -2,6 +2,9 @@
 //! and the sizes it may choose. Both samplers (active probes and passive steps) read the
 //! same landscape; they differ only in which sizes they may try next.
 
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+
 use crate::decision::{Constraint, Expectation};
 use crate::domain::MemoryMb;
 use crate::histogram::RELATIVE_ACCURACY;
@@ -136,6 +139,10 @@ pub struct Landscape<'a> {
     /// Within-size spread of ln(duration), chosen by the likelihood (see [`fit_noise`]).
     pub log_sd: f64,
     pub log_sd_df: f64,
+    /// Every prediction made so far, by size: one run asks about the same sizes many times
+    /// (each candidate, the bounded path to each, the confidence over the step range), and
+    /// what the landscape says about a size does not change once it is built.
+    predictions: RefCell<BTreeMap<MemoryMb, Prediction>>,
 }
 
 impl Prediction {
@@ -154,7 +161,17 @@ impl<'a> Landscape<'a> {
         bounds: Bounds,
     ) -> Self {
         let (surrogate, log_sd, log_sd_df) = fit_noise(evidence, settings);
-        let mut l = Self { evidence, policy, settings, bounds, objective, surrogate, log_sd, log_sd_df };
+        let mut l = Self {
+            evidence,
+            policy,
+            settings,
+            bounds,
+            objective,
+            surrogate,
+            log_sd,
+            log_sd_df,
+            predictions: RefCell::default(),
+        };
         if let Goal::Balanced { .. } = policy.goal {
             // Normalise by the best cost and latency among measured sizes (1 without any).
             let (mut c, mut t) = (f64::INFINITY, f64::INFINITY);
@@ -177,6 +194,15 @@ impl<'a> Landscape<'a> {
     }
 
     pub fn predict(&self, m: MemoryMb) -> Prediction {
+        if let Some(p) = self.predictions.borrow().get(&m) {
+            return *p;
+        }
+        let p = self.predict_afresh(m);
+        self.predictions.borrow_mut().insert(m, p);
+        p
+    }
+
+    fn predict_afresh(&self, m: MemoryMb) -> Prediction {
         let (mu, var) = self.posterior(m);
         let init = self.evidence.init_per_cold_start_ms(m);
         let objective = self.objective.of(m, init);
