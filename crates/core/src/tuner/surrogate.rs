@@ -61,11 +61,28 @@ impl CurvePrior {
     }
 
     fn kernel(&self, a: f64, b: f64) -> f64 {
+        self.kernel_from(self.kernel_parts(a, b))
+    }
+
+    /// The kernel but for the roughness: the level and slope terms, and the correlation of
+    /// the departures. Priors that differ only in their roughness share both.
+    fn kernel_parts(&self, a: f64, b: f64) -> (f64, f64) {
         let ((a1, a2), (b1, b2)) = (self.sides(a), self.sides(b));
-        self.level_sd * self.level_sd
+        let trend = self.level_sd * self.level_sd
             + self.slope_sd * self.slope_sd * a1 * b1
-            + self.slope_above_sd * self.slope_above_sd * a2 * b2
-            + self.roughness_sd * self.roughness_sd * (-(a - b).abs() / self.length).exp()
+            + self.slope_above_sd * self.slope_above_sd * a2 * b2;
+        (trend, (-(a - b).abs() / self.length).exp())
+    }
+
+    fn kernel_from(&self, (trend, correlation): (f64, f64)) -> f64 {
+        trend + self.roughness_sd * self.roughness_sd * correlation
+    }
+
+    /// True when `self` and `other` differ at most in their roughness (to the bit: their
+    /// kernels' other parts are the same numbers).
+    fn same_but_roughness(&self, other: &Self) -> bool {
+        let rest = |p: &Self| [p.slope_sd, p.slope_above_sd, p.level_sd, p.length, p.anchor].map(f64::to_bits);
+        rest(self) == rest(other)
     }
 }
 
@@ -120,10 +137,17 @@ impl Surrogate {
 
     /// Posterior mean and variance of ln(mean billed duration) at ln(memory) `x`.
     pub fn predict(&self, x: f64) -> (f64, f64) {
-        let kx: Vec<f64> = self.xs.iter().map(|&xi| self.prior.kernel(x, xi)).collect();
+        let parts: Vec<(f64, f64)> = self.xs.iter().map(|&xi| self.prior.kernel_parts(x, xi)).collect();
+        self.predict_from(x, &parts, self.prior.kernel_parts(x, x))
+    }
+
+    /// [`Self::predict`] from the kernel's parts ([`CurvePrior::kernel_parts`]) between `x`
+    /// and each point, and between `x` and itself.
+    fn predict_from(&self, x: f64, parts: &[(f64, f64)], own: (f64, f64)) -> (f64, f64) {
+        let kx: Vec<f64> = parts.iter().map(|&p| self.prior.kernel_from(p)).collect();
         let mean = self.prior.mean(x) + kx.iter().zip(&self.alpha).map(|(a, b)| a * b).sum::<f64>();
         let v = solve_lower(&self.chol, &kx);
-        let var = self.prior.kernel(x, x) - v.iter().map(|a| a * a).sum::<f64>();
+        let var = self.prior.kernel_from(own) - v.iter().map(|a| a * a).sum::<f64>();
         (mean, var.max(0.0))
     }
 }
@@ -136,6 +160,9 @@ impl Surrogate {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Averaged {
     members: Vec<(f64, Surrogate)>,
+    /// The members share their points and differ only in the roughness of their priors (as
+    /// the landscape fits them): the kernel's other parts are worked out once per prediction.
+    shared: bool,
 }
 
 impl Averaged {
@@ -149,19 +176,36 @@ impl Averaged {
         for m in &mut members {
             m.0 /= total;
         }
-        Self { members }
+        let shared = members
+            .windows(2)
+            .all(|w| same_bits(&w[0].1.xs, &w[1].1.xs) && w[0].1.prior.same_but_roughness(&w[1].1.prior));
+        Self { members, shared }
     }
 
     /// Mean and variance of the mixture of the members' posteriors at `x`.
     pub fn predict(&self, x: f64) -> (f64, f64) {
+        let shared = match self.members.first() {
+            Some((_, first)) if self.shared => {
+                let parts: Vec<(f64, f64)> = first.xs.iter().map(|&xi| first.prior.kernel_parts(x, xi)).collect();
+                Some((parts, first.prior.kernel_parts(x, x)))
+            }
+            _ => None,
+        };
         let (mut mean, mut second) = (0.0, 0.0);
         for (w, s) in &self.members {
-            let (m, v) = s.predict(x);
+            let (m, v) = match &shared {
+                Some((parts, own)) => s.predict_from(x, parts, *own),
+                None => s.predict(x),
+            };
             mean += w * m;
             second += w * (v + m * m);
         }
         (mean, (second - mean * mean).max(0.0))
     }
+}
+
+fn same_bits(a: &[f64], b: &[f64]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits())
 }
 
 fn cholesky(a: &[Vec<f64>]) -> Vec<Vec<f64>> {
@@ -238,6 +282,32 @@ mod tests {
         let s = Surrogate::fit(&pts, CurvePrior::default());
         let (m, _) = s.predict(1536f64.ln());
         assert!((m.exp() - 83.3).abs() / 83.3 < 0.05, "{}", m.exp());
+    }
+
+    #[test]
+    fn members_sharing_their_points_predict_as_each_alone() {
+        let pts = [pt(256.0, 900.0, 1e-3), pt(512.0, 480.0, 4e-3), pt(1024.0, 300.0, 1e-2), pt(3008.0, 200.0, 1e-3)];
+        let fits = [0.02, 0.1, 0.4]
+            .iter()
+            .map(|&r| {
+                let s = Surrogate::fit(&pts, CurvePrior { roughness_sd: r, ..CurvePrior::default() });
+                (s.log_likelihood(), s)
+            })
+            .collect();
+        let shared = Averaged::new(fits);
+        assert!(shared.shared && shared.members.len() > 1);
+        let alone = Averaged { shared: false, ..shared.clone() };
+        for mb in [128.0, 300.0, 512.0, 1769.0, 2000.0, 10_240.0] {
+            let (a, b) = (shared.predict(f64::ln(mb)), alone.predict(f64::ln(mb)));
+            assert_eq!((a.0.to_bits(), a.1.to_bits()), (b.0.to_bits(), b.1.to_bits()), "{mb}");
+        }
+        // Points or priors that differ in more than the roughness are not shared.
+        let other = Surrogate::fit(&pts[..2], CurvePrior::default());
+        let longer = Surrogate::fit(&pts, CurvePrior { length: 2.0, ..CurvePrior::default() });
+        for s in [other, longer] {
+            let mixed = Averaged::new(vec![(0.0, shared.members[0].1.clone()), (0.0, s)]);
+            assert!(!mixed.shared);
+        }
     }
 
     #[test]
