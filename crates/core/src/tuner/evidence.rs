@@ -187,6 +187,13 @@ impl Evidence {
     /// distribution-free bound, else from a lognormal of spread `sd` (estimated with `df`
     /// degrees of freedom).
     pub fn p99_ratio(&self, memory: MemoryMb, confidence: f64, sd: f64, df: f64) -> (f64, f64) {
+        self.p99_ratio_with(memory, sd, || Self::log_sd_upper(sd, df, confidence))
+    }
+
+    /// [`Self::p99_ratio`] with the upper bound of the spread, [`Self::log_sd_upper`], given
+    /// (worked out only when no size measured its tail): for a caller that asks at many
+    /// sizes sharing a few spreads.
+    pub fn p99_ratio_with(&self, memory: MemoryMb, sd: f64, sd_upper: impl FnOnce() -> f64) -> (f64, f64) {
         let distance = |s: &SizeEvidence| (f64::from(s.memory.get()) / f64::from(memory.get())).ln().abs();
         let measured = self
             .sizes
@@ -197,7 +204,7 @@ impl Evidence {
             let p99 = s.p99_ms.unwrap_or(s.mean_ms);
             return (p99 / s.mean_ms, s.p99_upper_ms.unwrap_or(p99) / s.mean_ms);
         }
-        let upper = Self::lognormal_p99_ratio(Self::log_sd_upper(sd, df, confidence));
+        let upper = Self::lognormal_p99_ratio(sd_upper());
         (Self::lognormal_p99_ratio(sd), upper)
     }
 

@@ -143,6 +143,9 @@ pub struct Landscape<'a> {
     /// (each candidate, the bounded path to each, the confidence over the step range), and
     /// what the landscape says about a size does not change once it is built.
     predictions: RefCell<BTreeMap<MemoryMb, Prediction>>,
+    /// [`Evidence::log_sd_upper`] (a chi-square quantile by bisection) per spread and degrees
+    /// of freedom (as bits): sizes share the few spreads [`Self::spread_at`] gives.
+    sd_uppers: RefCell<Vec<((u64, u64), f64)>>,
 }
 
 impl Prediction {
@@ -171,6 +174,7 @@ impl<'a> Landscape<'a> {
             log_sd,
             log_sd_df,
             predictions: RefCell::default(),
+            sd_uppers: RefCell::default(),
         };
         if let Goal::Balanced { .. } = policy.goal {
             // Normalise by the best cost and latency among measured sizes (1 without any).
@@ -210,7 +214,7 @@ impl<'a> Landscape<'a> {
         let observed = self.evidence.get(m);
         let conf = self.policy.guardrails.confidence;
         let (sd, df) = self.spread_at(m);
-        let (ratio, ratio_upper) = self.evidence.p99_ratio(m, conf, sd, df);
+        let (ratio, ratio_upper) = self.evidence.p99_ratio_with(m, sd, || self.sd_upper(sd, df));
         let mean_ms = (mu + var / 2.0).exp();
         let measured_p99 = observed.and_then(|s| Some((s.p99_ms?, s.p99_upper_ms?)));
         let z = Evidence::z(conf);
@@ -236,6 +240,17 @@ impl<'a> Landscape<'a> {
             measured: observed
                 .map(|s| objective.at(self.own_mean(s) * (self.settings.selection_z * self.own_se(s)).exp())),
         }
+    }
+
+    /// [`Evidence::log_sd_upper`] at the policy's confidence, remembered per `(sd, df)`.
+    fn sd_upper(&self, sd: f64, df: f64) -> f64 {
+        let key = (sd.to_bits(), df.to_bits());
+        if let Some(&(_, upper)) = self.sd_uppers.borrow().iter().find(|(k, _)| *k == key) {
+            return upper;
+        }
+        let upper = Evidence::log_sd_upper(sd, df, self.policy.guardrails.confidence);
+        self.sd_uppers.borrow_mut().push((key, upper));
+        upper
     }
 
     /// A size's own estimate of its mean billed duration. Durations are heavy-tailed
