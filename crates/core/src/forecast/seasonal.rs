@@ -114,7 +114,7 @@ impl SeasonalModel {
         let (daily, weekly) = match kind {
             ModelKind::Weekly => {
                 let daily = fit.profile(DAY, |i| z[i]);
-                let dev: Vec<f64> = (0..z.len()).map(|i| z[i] - daily[fit.phase(i, DAY)]).collect();
+                let dev: Vec<f64> = fit.phases(DAY).iter().zip(&z).map(|(&p, z)| z - daily[p]).collect();
                 let weekly = fit.profile(WEEK, |i| dev[i]);
                 (daily, weekly)
             }
@@ -320,6 +320,21 @@ impl Fit<'_> {
         (m / self.step) as usize
     }
 
+    /// [`Self::phase`] of every bin. The period is a whole number of bins (only a clock-aligned
+    /// step gets profiles), so the phase goes up by one a bin and wraps: one division for the
+    /// first bin instead of one per bin.
+    fn phases(&self, period: i64) -> Vec<usize> {
+        let bins = (period / self.step) as usize;
+        let mut p = self.phase(0, period);
+        (0..self.z.len())
+            .map(|_| {
+                let here = p;
+                p = if p + 1 == bins { 0 } else { p + 1 };
+                here
+            })
+            .collect()
+    }
+
     // Several parallel arrays indexed by bin and by phase: index loops read clearer here.
     #[allow(clippy::needless_range_loop)]
     /// Fits one profile of `period` to `value(i)`, shrunk towards zero by its signal-to-noise
@@ -333,13 +348,14 @@ impl Fit<'_> {
         let decay = 0.5f64.powf(self.step as f64 / PROFILE_HALF_LIFE_MINUTES);
         let mut w = 1.0;
         let mut weights = vec![0.0; n];
+        let phase = self.phases(period);
         for i in (0..n).rev() {
             weights[i] = w;
             w *= decay;
             if self.z[i].is_nan() {
                 continue;
             }
-            let p = self.phase(i, period);
+            let p = phase[i];
             let v = value(i);
             sw[p] += weights[i];
             swv[p] += weights[i] * v;
@@ -356,7 +372,7 @@ impl Fit<'_> {
         let (mut ss, mut sum_w, mut count, mut phases) = (0.0, 0.0, 0usize, 0usize);
         for i in 0..n {
             if !self.z[i].is_nan() {
-                let p = self.phase(i, period);
+                let p = phase[i];
                 ss += weights[i] * (value(i) - raw[p]).powi(2);
                 sum_w += weights[i];
                 count += 1;
@@ -381,7 +397,7 @@ impl Fit<'_> {
         let profile: Vec<f64> = smoothed.iter().map(|v| mean + shrink * (v - mean)).collect();
         for i in 0..n {
             if !self.z[i].is_nan() {
-                let p = self.phase(i, period);
+                let p = phase[i];
                 self.seasonal[i] += profile[p];
                 self.self_weight[i] += shrink * KERNEL_CENTRE * weights[i] / sw[p];
             }
@@ -515,5 +531,24 @@ impl Level {
             }
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn phases_step_through_the_period_as_each_bin_s_own() {
+        // Starts on and off the step's grid, before and after the epoch.
+        for start in [0, 3, -7, 1_439, 3 * DAY + 2, -WEEK - 11] {
+            let z = vec![0.0; 3 * 2016 + 5];
+            let s = Series::new(Minute(start), 5, z.clone());
+            let fit = Fit { s: &s, z: &z, step: 5, seasonal: Vec::new(), self_weight: Vec::new() };
+            for period in [DAY, WEEK] {
+                let each: Vec<usize> = (0..z.len()).map(|i| fit.phase(i, period)).collect();
+                assert_eq!(fit.phases(period), each, "start {start}, period {period}");
+            }
+        }
     }
 }
