@@ -135,7 +135,7 @@ fn horizon_slots(model: &SeasonalModel, origin: Minute, step: i64, horizon_minut
 /// [`horizon_slots`] on the model's scale, with each slot's start.
 fn horizon_bins(model: &SeasonalModel, origin: Minute, step: i64, horizon_minutes: u32) -> Vec<(Minute, BinForecast)> {
     let bins = (i64::from(horizon_minutes) + step - 1).div_euclid(step) as usize;
-    model.bins_from(0, bins).into_iter().enumerate().map(|(k, b)| (origin.plus(k as i64 * step), b)).collect()
+    model.bins_iter(0, bins).enumerate().map(|(k, b)| (origin.plus(k as i64 * step), b)).collect()
 }
 
 fn slot_forecasts(bins: &[(Minute, BinForecast)]) -> Vec<SlotForecast> {

@@ -224,19 +224,22 @@ impl SeasonalModel {
 
     /// The forecast of bins `skip..skip + bins` after the origin on the model's scale.
     pub fn bins_from(&self, skip: usize, bins: usize) -> Vec<BinForecast> {
+        self.bins_iter(skip, bins).collect()
+    }
+
+    /// [`Self::bins_from`] one bin at a time, for a caller that collects them with more.
+    pub fn bins_iter(&self, skip: usize, bins: usize) -> impl Iterator<Item = BinForecast> + '_ {
         let step = i64::from(self.step_minutes);
-        if self.kind == ModelKind::NoHistory {
-            return vec![BinForecast { centre: 0.0, err: [0.0; 7], step_minutes: step }; bins];
-        }
-        (skip..skip + bins)
-            .map(|k| {
-                let minute = self.origin.plus(k as i64 * step);
-                let h = k as i64 + 1 + self.last_age;
-                let pull = self.phi.powi(h.min(i64::from(i32::MAX)) as i32) * self.last_dev;
-                let centre = self.seasonal_at(minute) + self.level + pull;
-                BinForecast { centre, err: self.error_stats(h * step), step_minutes: step }
-            })
-            .collect()
+        (skip..skip + bins).map(move |k| {
+            if self.kind == ModelKind::NoHistory {
+                return BinForecast { centre: 0.0, err: [0.0; 7], step_minutes: step };
+            }
+            let minute = self.origin.plus(k as i64 * step);
+            let h = k as i64 + 1 + self.last_age;
+            let pull = self.phi.powi(h.min(i64::from(i32::MAX)) as i32) * self.last_dev;
+            let centre = self.seasonal_at(minute) + self.level + pull;
+            BinForecast { centre, err: self.error_stats(h * step), step_minutes: step }
+        })
     }
 
     fn seasonal_at(&self, minute: Minute) -> f64 {
@@ -511,12 +514,13 @@ impl Level {
             }
             buf.clear();
             let decay = self.phi.powi(h as i32);
-            for i in from..n.saturating_sub(h) {
-                let (e0, e1) = (resid[i], resid[i + h]);
+            // Origins i in from..n - h: resid[i], resid[i + h] and mu_after[i] side by side.
+            let end = n.saturating_sub(h).max(from);
+            let ahead = resid.get(from + h..).unwrap_or_default();
+            for ((&e0, &e1), &mu) in resid[from..end].iter().zip(ahead).zip(&self.mu_after[from..end]) {
                 if e0.is_nan() || e1.is_nan() {
                     continue;
                 }
-                let mu = self.mu_after[i];
                 buf.push(e1 - mu - decay * (e0 - mu));
             }
             if buf.len() < MIN_ERROR_SAMPLES {
