@@ -230,14 +230,28 @@ impl SeasonalModel {
     /// [`Self::bins_from`] one bin at a time, for a caller that collects them with more.
     pub fn bins_iter(&self, skip: usize, bins: usize) -> impl Iterator<Item = BinForecast> + '_ {
         let step = i64::from(self.step_minutes);
+        // The profiles' bins of the first bin, as seasonal_at has them; a profile covers its
+        // period in whole bins, so from there each bin is the next, wrapping.
+        let first = self.origin.plus(skip as i64 * step);
+        let mut day = if self.daily.is_empty() { 0 } else { (first.minute_of_day() / step) as usize };
+        let mut week = if self.weekly.is_empty() { 0 } else { (first.minute_of_week() / step) as usize };
+        let next = |at: &mut usize, len: usize| *at = if *at + 1 == len { 0 } else { *at + 1 };
         (skip..skip + bins).map(move |k| {
             if self.kind == ModelKind::NoHistory {
                 return BinForecast { centre: 0.0, err: [0.0; 7], step_minutes: step };
             }
-            let minute = self.origin.plus(k as i64 * step);
             let h = k as i64 + 1 + self.last_age;
             let pull = self.phi.powi(h.min(i64::from(i32::MAX)) as i32) * self.last_dev;
-            let centre = self.seasonal_at(minute) + self.level + pull;
+            let mut seasonal = 0.0;
+            if !self.daily.is_empty() {
+                seasonal += self.daily[day];
+                next(&mut day, self.daily.len());
+            }
+            if !self.weekly.is_empty() {
+                seasonal += self.weekly[week];
+                next(&mut week, self.weekly.len());
+            }
+            let centre = seasonal + self.level + pull;
             BinForecast { centre, err: self.error_stats(h * step), step_minutes: step }
         })
     }
@@ -257,11 +271,11 @@ impl SeasonalModel {
     /// Error quantiles and log mean-exp (z-scale) at a horizon in minutes, linear between
     /// measured horizons.
     fn error_stats(&self, horizon_minutes: i64) -> [f64; 7] {
-        let Some(&(h0, q0)) = self.errors.first() else {
+        let Some((h0, q0)) = self.errors.first() else {
             return [0.0; 7];
         };
-        if horizon_minutes <= h0 {
-            return q0;
+        if horizon_minutes <= *h0 {
+            return *q0;
         }
         for w in self.errors.windows(2) {
             // By reference: the quantiles are read only at the horizons that bracket this one.
@@ -269,7 +283,12 @@ impl SeasonalModel {
             let (ha, hb) = (*ha, *hb);
             if horizon_minutes <= hb {
                 let t = (horizon_minutes - ha) as f64 / (hb - ha) as f64;
-                return std::array::from_fn(|i| qa[i] + t * (qb[i] - qa[i]));
+                let mut out = [0.0; 7];
+                #[allow(clippy::needless_range_loop)] // indexed, the compiler unrolls it
+                for i in 0..7 {
+                    out[i] = qa[i] + t * (qb[i] - qa[i]);
+                }
+                return out;
             }
         }
         self.errors[self.errors.len() - 1].1
