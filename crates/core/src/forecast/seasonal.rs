@@ -562,6 +562,24 @@ mod tests {
     use super::*;
 
     #[test]
+    fn horizon_bins_take_each_bin_s_own_profile_positions() {
+        // Fifteen days off the step's grid: a weekly model.
+        let values: Vec<f64> = (0..15 * 288).map(|i| f64::from(i % 288 + i % 2016 / 100) / 50.0).collect();
+        let model = SeasonalModel::fit(&Series::new(Minute(-7), 5, values), 28);
+        assert_eq!(model.kind, ModelKind::Weekly);
+        let varies = |p: &[f64]| p.iter().any(|&v| v != p[0]);
+        assert!(varies(&model.daily) && varies(&model.weekly));
+        for skip in [0, 3, 287, 2015] {
+            for (k, bin) in (skip..).zip(model.bins_from(skip, 2100)) {
+                let h = k as i64 + 1 + model.last_age;
+                let minute = model.origin.plus(k as i64 * 5);
+                let centre = model.seasonal_at(minute) + model.level + model.phi.powi(h as i32) * model.last_dev;
+                assert_eq!((bin.centre, bin.err), (centre, model.error_stats(h * 5)), "bin {k}");
+            }
+        }
+    }
+
+    #[test]
     fn phases_step_through_the_period_as_each_bin_s_own() {
         // Starts on and off the step's grid, before and after the epoch.
         for start in [0, 3, -7, 1_439, 3 * DAY + 2, -WEEK - 11] {
