@@ -138,16 +138,17 @@ impl Surrogate {
     /// Posterior mean and variance of ln(mean billed duration) at ln(memory) `x`.
     pub fn predict(&self, x: f64) -> (f64, f64) {
         let parts: Vec<(f64, f64)> = self.xs.iter().map(|&xi| self.prior.kernel_parts(x, xi)).collect();
-        self.predict_from(x, &parts, self.prior.kernel_parts(x, x))
+        self.predict_from(x, &parts, self.prior.kernel_parts(x, x), &mut Vec::new())
     }
 
     /// [`Self::predict`] from the kernel's parts ([`CurvePrior::kernel_parts`]) between `x`
-    /// and each point, and between `x` and itself.
-    fn predict_from(&self, x: f64, parts: &[(f64, f64)], own: (f64, f64)) -> (f64, f64) {
-        let kx: Vec<f64> = parts.iter().map(|&p| self.prior.kernel_from(p)).collect();
-        let mean = self.prior.mean(x) + kx.iter().zip(&self.alpha).map(|(a, b)| a * b).sum::<f64>();
-        let v = solve_lower(&self.chol, &kx);
-        let var = self.prior.kernel_from(own) - v.iter().map(|a| a * a).sum::<f64>();
+    /// and each point, and between `x` and itself; `work` is scratch space.
+    fn predict_from(&self, x: f64, parts: &[(f64, f64)], own: (f64, f64), work: &mut Vec<f64>) -> (f64, f64) {
+        work.clear();
+        work.extend(parts.iter().map(|&p| self.prior.kernel_from(p)));
+        let mean = self.prior.mean(x) + work.iter().zip(&self.alpha).map(|(a, b)| a * b).sum::<f64>();
+        solve_lower_in_place(&self.chol, work);
+        let var = self.prior.kernel_from(own) - work.iter().map(|a| a * a).sum::<f64>();
         (mean, var.max(0.0))
     }
 }
@@ -192,9 +193,10 @@ impl Averaged {
             _ => None,
         };
         let (mut mean, mut second) = (0.0, 0.0);
+        let mut work = Vec::new();
         for (w, s) in &self.members {
             let (m, v) = match &shared {
-                Some((parts, own)) => s.predict_from(x, parts, *own),
+                Some((parts, own)) => s.predict_from(x, parts, *own, &mut work),
                 None => s.predict(x),
             };
             mean += w * m;
@@ -226,12 +228,17 @@ fn cholesky(a: &[Vec<f64>]) -> Vec<Vec<f64>> {
 
 /// Solves L·z = b.
 fn solve_lower(l: &[Vec<f64>], b: &[f64]) -> Vec<f64> {
-    let mut z = vec![0.0; b.len()];
-    for i in 0..b.len() {
-        let s: f64 = (0..i).map(|k| l[i][k] * z[k]).sum();
-        z[i] = (b[i] - s) / l[i][i];
-    }
+    let mut z = b.to_vec();
+    solve_lower_in_place(l, &mut z);
     z
+}
+
+/// Solves L·z = b, `b` given in `z` and overwritten: z[i] needs only b[i] and the z before it.
+fn solve_lower_in_place(l: &[Vec<f64>], z: &mut [f64]) {
+    for i in 0..z.len() {
+        let s: f64 = (0..i).map(|k| l[i][k] * z[k]).sum();
+        z[i] = (z[i] - s) / l[i][i];
+    }
 }
 
 /// Solves Lᵀ·z = b.
