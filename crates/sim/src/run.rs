@@ -79,15 +79,9 @@ impl<A: Autopilot> Simulation<A> {
     /// group's per-minute stats are dropped when it is done (a read through the ports after
     /// the run finds none), so they take the memory of one group, not of the fleet.
     pub fn run_all(&mut self, progress: &mut dyn FnMut(u64, u64)) {
-        let minutes = self.world.config.minutes;
         let size = self.world.functions.len();
         if !self.autopilot.decides_per_function() || size <= FUNCTION_GROUP {
-            while self.world.elapsed < minutes {
-                self.step_minute();
-                if self.world.elapsed.is_multiple_of(60) {
-                    progress(self.world.elapsed * size as u64, minutes * size as u64);
-                }
-            }
+            self.run_group(0, size, progress);
             return;
         }
         let start = self.world.elapsed;
@@ -102,14 +96,7 @@ impl<A: Autopilot> Simulation<A> {
             }
             self.world.set_functions(group);
             self.world.elapsed = start;
-            while self.world.elapsed < minutes {
-                self.step_minute();
-                if self.world.elapsed.is_multiple_of(60) {
-                    let finished =
-                        (done.len() as u64) * minutes + self.world.functions.len() as u64 * self.world.elapsed;
-                    progress(finished, minutes * size as u64);
-                }
-            }
+            self.run_group(done.len(), size, progress);
             group_runs.get_or_insert(self.runs - runs_before);
             // The policy's runs over the group are over, and the report reads only the totals:
             // the group's per-minute stats (most of a function's memory) go.
@@ -120,6 +107,20 @@ impl<A: Autopilot> Simulation<A> {
         }
         self.runs = runs_before + group_runs.unwrap_or(0);
         self.world.set_functions(done);
+    }
+
+    /// Steps the functions of the world to the end of the run; `progress` counts
+    /// function-minutes, of `done_before` functions already run and these, out of `fleet`.
+    fn run_group(&mut self, done_before: usize, fleet: usize, progress: &mut dyn FnMut(u64, u64)) {
+        let minutes = self.world.config.minutes;
+        let total = minutes * fleet as u64;
+        while self.world.elapsed < minutes {
+            self.step_minute();
+            if self.world.elapsed.is_multiple_of(60) {
+                let finished = done_before as u64 * minutes + self.world.functions.len() as u64 * self.world.elapsed;
+                progress(finished, total);
+            }
+        }
     }
 
     /// Calls the policy if it is due, then simulates one minute of every function.
