@@ -136,6 +136,14 @@ fn the_runner_removes_cold_starts_of_the_demo_fleet_through_the_simulators_ports
         ours.total.cold_starts
     );
     assert!(ours.total.warmups.sent > 0, "keep-warm rounds went out");
+    // A forecast whose mean was one replayed jump (the calls after the empty stretch before
+    // the simulation) once bought checkout-api PC for ten times its traffic: $7.74 → $18.26.
+    assert!(
+        ours.total.cost_usd < baseline.total.cost_usd,
+        "cost ${:.2} → ${:.2}",
+        baseline.total.cost_usd,
+        ours.total.cost_usd
+    );
     let pc: Vec<_> = changes.iter().filter(|r| matches!(r.change, Change::Provisioned { .. })).collect();
     assert!(!pc.is_empty(), "PC was set on the busy aliases");
     assert!(changes.iter().all(|r| r.status == ChangeStatus::Applied), "every recorded change was applied");

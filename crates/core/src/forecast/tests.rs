@@ -166,3 +166,20 @@ fn origin_is_the_slot_boundary_before_now() {
     assert_eq!(f.slots[1].start, Minute(605));
     assert_eq!(f.slots.len(), 12);
 }
+
+#[test]
+fn a_jump_from_an_empty_stretch_does_not_become_the_mean() {
+    // A day whose first hours have no calls (a function deployed, or first seen, in the
+    // window), then 300 a minute: the replayed errors hold one jump of ln(1 + 1,500) per
+    // 5-minute bin, and exp of it averaged with the rest was the mean, ten times the p50.
+    let start = 4 * 60;
+    let load = poisson_loads(start, 1440 - start, 7, |_| 300.0);
+    let f = forecast_load(&load, &[], Minute(0), Minute(1440), 60, &ForecastConfig::default());
+    assert_eq!(f.model, ModelKind::RecentLevel);
+    for s in &f.slots {
+        let q = s.invocations_per_minute;
+        assert!((250.0..350.0).contains(&q.p50()), "p50 {:.1}", q.p50());
+        assert!(s.mean_per_minute <= q.p99(), "mean {:.1} above the p99 {:.1}", s.mean_per_minute, q.p99());
+        assert!(s.mean_per_minute >= q.0[0], "mean {:.1} below the p10 {:.1}", s.mean_per_minute, q.0[0]);
+    }
+}
