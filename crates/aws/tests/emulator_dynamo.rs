@@ -1,5 +1,5 @@
 //! DynamoDB adapters against the local emulator over HTTP: the stats table as the extension
-//! writes it, the change log, leases and window summaries.
+//! writes it, the change log, leases, window summaries and apply-concurrency's act records.
 
 mod common;
 
@@ -10,7 +10,8 @@ use autopilot_aws::{ControlTable, DynamoStatsStore};
 use autopilot_core::domain::{FunctionRef, MemoryMb, Minute};
 use autopilot_core::observe::{Counters, MinuteStats, WindowSummary};
 use autopilot_core::ports::{
-    Change, ChangeLog, ChangeRecord, ChangeStatus, ErrorKind, FunctionState, Lease, Recorded, StatsStore,
+    ActRecord, Change, ChangeLog, ChangeRecord, ChangeStatus, ErrorKind, FunctionState, Lease, Recorded, RunStore,
+    StatsStore,
 };
 use autopilot_core::stats_item;
 use autopilot_testkit::unique_name;
@@ -286,4 +287,45 @@ async fn a_summary_larger_than_an_item_is_split_into_parts() {
     assert!(same_summary(&got, &big));
     let by_memory: BTreeMap<_, _> = got.by_memory.iter().map(|(m, c)| (*m, c.invocations)).collect();
     assert_eq!(by_memory.len(), 1);
+}
+
+fn act(f: &FunctionRef, minute: i64, provisioned: u32, sent: u32) -> ActRecord {
+    ActRecord {
+        function: f.clone(),
+        minute: Minute(minute),
+        provisioned,
+        warm_sent: sent,
+        warm_cold: sent / 2,
+        warm_failed: 0,
+        warm_hold_ms: 50,
+    }
+}
+
+#[tokio::test]
+async fn act_records_are_one_write_each_and_read_back_by_window_in_order() {
+    let (c, control) = control_table().await;
+    let f = FunctionRef::parse("orders").unwrap();
+    let other = FunctionRef::parse("orders-archive").unwrap();
+    // Written out of order; one run retried (same minute, written again with what it did then).
+    let before = c.calls.snapshot();
+    for a in
+        [act(&f, 29_000_010, 0, 3), act(&f, 29_000_000, 2, 0), act(&f, 29_000_005, 2, 1), act(&f, 29_000_020, 0, 1)]
+    {
+        control.put_act(&a).await.unwrap();
+    }
+    control.put_act(&act(&f, 29_000_005, 3, 2)).await.unwrap();
+    control.put_act(&act(&other, 29_000_005, 9, 9)).await.unwrap();
+    assert_eq!(c.calls.since(&before).get("DynamoDB.PutItem"), Some(&6));
+
+    let got = control.get_acts(&f, Minute(29_000_000), Minute(29_000_020)).await.unwrap();
+    assert_eq!(got, vec![act(&f, 29_000_000, 2, 0), act(&f, 29_000_005, 3, 2), act(&f, 29_000_010, 0, 3)]);
+    // The window's end is exclusive, its start inclusive; other functions' records stay theirs.
+    let tail = control.get_acts(&f, Minute(29_000_010), Minute(29_000_021)).await.unwrap();
+    assert_eq!(tail.iter().map(|a| a.minute.0).collect::<Vec<_>>(), vec![29_000_010, 29_000_020]);
+    assert!(control.get_acts(&f, Minute(29_000_021), Minute(29_001_000)).await.unwrap().is_empty());
+    assert!(control.get_acts(&f, Minute(29_000_010), Minute(29_000_010)).await.unwrap().is_empty());
+    assert_eq!(
+        control.get_acts(&other, Minute(0), Minute(30_000_000)).await.unwrap(),
+        vec![act(&other, 29_000_005, 9, 9)]
+    );
 }

@@ -123,6 +123,13 @@ pub struct ConcurrencyPolicy {
     pub max_extra_cost_pct: Option<f64>,
 }
 
+impl ConcurrencyPolicy {
+    /// The group states a money cap (`maxExtraCostPct` or `budgetPerDayUsd`).
+    pub fn is_capped(&self) -> bool {
+        self.max_extra_cost_pct.is_some() || self.budget_per_day_usd.is_some()
+    }
+}
+
 impl Default for ConcurrencyPolicy {
     fn default() -> Self {
         Self {

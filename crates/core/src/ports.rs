@@ -15,7 +15,9 @@ use serde::{Deserialize, Serialize};
 use crate::domain::{Architecture, Concurrency, FunctionRef, MemoryMb, Minute};
 use crate::forecast::Forecast;
 use crate::observe::{LoadWindow, MinuteStats, WindowSummary};
+pub use crate::planner::acts::ActRecord;
 use crate::planner::evidence::IdleEvidence;
+use crate::planner::ledger::SpendCounts;
 use crate::policy::Mode;
 
 /// How a caller should react to a failed port call. Every adapter classifies each error
@@ -346,6 +348,15 @@ pub struct StoredForecast {
     /// Calls after idle spells in the window, and how many were cold.
     #[serde(default)]
     pub idle_evidence: Option<IdleEvidence>,
+    /// Highest level the warm-up rounds now going out keep warm (0: none), from the runs'
+    /// records ([`crate::planner::acts::warm_top`]).
+    #[serde(default)]
+    pub warm_top: u32,
+    /// What the calls, PC and warm-up rounds of the window come to, in counts that
+    /// apply-concurrency prices for the function to check a cap (`maxExtraCostPct`,
+    /// `budgetPerDayUsd`) against the money spent; `None` without a cap.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spend: Option<SpendCounts>,
 }
 
 /// What one step of a run hands to the next, per function, outside the Step Functions
@@ -369,6 +380,16 @@ pub trait RunStore {
         function: &FunctionRef,
         origin: Minute,
     ) -> impl Future<Output = PortResult<Option<StoredForecast>>> + Send;
+    /// Records what apply-concurrency did to `act.function` in the run of `act.minute`,
+    /// replacing a record of the same run (a retried step writes it again).
+    fn put_act(&self, act: &ActRecord) -> impl Future<Output = PortResult<()>> + Send;
+    /// The records of `function` with minutes in `[from, to)`, ascending.
+    fn get_acts(
+        &self,
+        function: &FunctionRef,
+        from: Minute,
+        to: Minute,
+    ) -> impl Future<Output = PortResult<Vec<ActRecord>>> + Send;
 }
 
 /// One execution of one of the autopilot's own state machines, as the control endpoint
@@ -587,6 +608,17 @@ mod by_reference {
             origin: Minute,
         ) -> impl Future<Output = PortResult<Option<StoredForecast>>> + Send {
             (**self).get_forecast(function, origin)
+        }
+        fn put_act(&self, act: &ActRecord) -> impl Future<Output = PortResult<()>> + Send {
+            (**self).put_act(act)
+        }
+        fn get_acts(
+            &self,
+            function: &FunctionRef,
+            from: Minute,
+            to: Minute,
+        ) -> impl Future<Output = PortResult<Vec<ActRecord>>> + Send {
+            (**self).get_acts(function, from, to)
         }
     }
 }

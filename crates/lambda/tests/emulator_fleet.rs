@@ -166,5 +166,6 @@ async fn a_fleet_of_200_runs_both_loops_and_its_calls_per_function_are_counted()
     // changes none (its common case: read, forecast, plan).
     assert_eq!(changed_memory, FLEET, "every function of this fleet is out of its measured optimum");
     assert!(m <= 20.0, "memory run: {m:.2} calls per function");
-    assert!(c <= 11.0, "concurrency run: {c:.2} calls per function");
+    // 10 before the forecast read the rounds and PC apply-concurrency recorded (one query).
+    assert!(c <= 12.0, "concurrency run: {c:.2} calls per function");
 }

@@ -9,11 +9,12 @@
 
 use autopilot_core::cost::CostModel;
 use autopilot_core::decision::ConcurrencyPlan;
-use autopilot_core::planner::{FunctionProfile, PlannerState, plan};
+use autopilot_core::planner::prices::UnitPrices;
+use autopilot_core::planner::{DEFAULT_DURATION_MS, FunctionProfile, PlannerState, ledger, plan};
 use autopilot_core::policy::{ConcurrencyPolicy, Mode};
 use autopilot_core::ports::{
-    Change, ChangeLog, ChangeRecord, ChangeStatus, ErrorKind, EventSink, FunctionControl, FunctionState, Lease,
-    PortError, PortResult, Recorded, RunStore, detail_type,
+    ActRecord, Change, ChangeLog, ChangeRecord, ChangeStatus, ErrorKind, EventSink, FunctionControl, FunctionState,
+    Lease, PortError, PortResult, Recorded, RunStore, detail_type,
 };
 use autopilot_core::{Concurrency, FunctionRef, MemoryMb};
 use serde_json::json;
@@ -83,14 +84,15 @@ where
     }
 }
 
-/// The plan for `target` at `now`, from the stored forecast and the PC in place.
+/// The plan for `target` at `now`, from the stored forecast (made over a window of
+/// `window_minutes`) and the PC in place.
 pub fn plan_for(
     target: &FunctionRef,
     config: &autopilot_core::ports::FunctionConfig,
     stored: &autopilot_core::ports::StoredForecast,
     current: u32,
     policy: &ConcurrencyPolicy,
-    now: autopilot_core::Minute,
+    (now, window_minutes): (autopilot_core::Minute, i64),
 ) -> ConcurrencyPlan {
     let profile = FunctionProfile {
         architecture: config.architecture,
@@ -99,6 +101,15 @@ pub fn plan_for(
         init_ms: stored.init_ms.unwrap_or(DEFAULT_INIT_MS),
         idle_evidence: stored.idle_evidence,
     };
+    let cost = CostModel::default();
+    // The money the window's PC and rounds spent, against the cap: over it, the plan gets no
+    // budget and does only what pays for itself (`PlannerState::overspent`).
+    let overspent = stored.spend.is_some_and(|spend| {
+        let duration = stored.forecast.mean_duration_ms.unwrap_or(DEFAULT_DURATION_MS);
+        let prices = UnitPrices::new(&cost, config.architecture, config.memory, duration, profile.init_ms, policy);
+        let (calls, extra) = (spend.calls_usd(&prices), spend.extra_usd(&prices, policy.slot_minutes));
+        ledger::overspent(policy, calls, extra, window_minutes) > 0.0
+    });
     let policy = if target.is_alias() {
         policy.clone()
     } else {
@@ -109,11 +120,9 @@ pub fn plan_for(
         now,
         &stored.forecast,
         &profile,
-        // The stats the forecast read count the environments warm-up rounds hold among those
-        // alive now, so the rounds' top needs no saying here.
-        &PlannerState { provisioned: current, ..PlannerState::default() },
+        &PlannerState { provisioned: current, warm_top: stored.warm_top, overspent },
         &policy,
-        &CostModel::default(),
+        &cost,
     )
 }
 
@@ -155,7 +164,7 @@ where
         },
         None => 0,
     };
-    let plan = plan_for(&target, &config, &stored, current, k, now);
+    let plan = plan_for(&target, &config, &stored, current, k, (now, input.window.minutes()));
     let level =
         if k.enabled { plan.provisioned_to_request(now, k.slot_minutes, k.allocation_lead_minutes) } else { current };
     let mode = input.policy.mode;
@@ -174,12 +183,31 @@ where
             })
         };
     }
-    if mode.applies_changes() && k.keep_warm {
-        let count = plan.slot_at(now, k.slot_minutes).map_or(0, |s| s.keep_warm);
-        if count > 0 {
-            let w = p.control.warm(&target, count).await?;
-            warmed.push(Warmed { target, sent: w.sent, landed_cold: w.landed_cold, failed: w.failed });
-        }
+    if !mode.applies_changes() {
+        return Ok(done);
+    }
+    let provisioned = match &done {
+        Done::Changed(r) if matches!(r.outcome, Outcome::Applied | Outcome::AlreadyThere) => r.to,
+        _ => current,
+    };
+    let mut act = ActRecord {
+        function: function.clone(),
+        minute: now,
+        provisioned,
+        warm_sent: 0,
+        warm_cold: 0,
+        warm_failed: 0,
+        warm_hold_ms: k.keep_warm_hold_ms,
+    };
+    let count = if k.keep_warm { plan.slot_at(now, k.slot_minutes).map_or(0, |s| s.keep_warm) } else { 0 };
+    if count > 0 {
+        let w = p.control.warm(&target, count).await?;
+        (act.warm_sent, act.warm_cold, act.warm_failed) = (w.sent, w.landed_cold, w.failed);
+        warmed.push(Warmed { target, sent: w.sent, landed_cold: w.landed_cold, failed: w.failed });
+    }
+    // The next forecasts take these rounds out of the stats, and see the PC in place.
+    if act.acted() {
+        p.store.put_act(&act).await?;
     }
     Ok(done)
 }

@@ -10,8 +10,8 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use autopilot_core::observe::{MinuteStats, WindowSummary};
 use autopilot_core::ports::{
-    AliasConfig, AliasRouting, ErrorKind, FunctionConfig, FunctionControl, MetricsSource, PcStatus, PortError,
-    PortResult, ProvisionedConcurrency, RunStore, StatsStore, StoredForecast, WarmupOutcome,
+    ActRecord, AliasConfig, AliasRouting, ErrorKind, FunctionConfig, FunctionControl, MetricsSource, PcStatus,
+    PortError, PortResult, ProvisionedConcurrency, RunStore, StatsStore, StoredForecast, WarmupOutcome,
 };
 use autopilot_core::{Architecture, Concurrency, FunctionRef, MemoryMb, Minute};
 
@@ -24,6 +24,7 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 pub struct InMemoryRunStore {
     summaries: Mutex<HashMap<(FunctionRef, Minute, Minute), WindowSummary>>,
     forecasts: Mutex<HashMap<(FunctionRef, Minute), StoredForecast>>,
+    acts: Mutex<BTreeMap<(FunctionRef, Minute), ActRecord>>,
 }
 
 impl InMemoryRunStore {
@@ -59,6 +60,22 @@ impl RunStore for InMemoryRunStore {
         origin: Minute,
     ) -> impl Future<Output = PortResult<Option<StoredForecast>>> + Send {
         ready(Ok(lock(&self.forecasts).get(&(function.clone(), origin)).cloned()))
+    }
+
+    fn put_act(&self, act: &ActRecord) -> impl Future<Output = PortResult<()>> + Send {
+        lock(&self.acts).insert((act.function.clone(), act.minute), act.clone());
+        ready(Ok(()))
+    }
+
+    fn get_acts(
+        &self,
+        function: &FunctionRef,
+        from: Minute,
+        to: Minute,
+    ) -> impl Future<Output = PortResult<Vec<ActRecord>>> + Send {
+        let acts = lock(&self.acts);
+        let range = acts.range((function.clone(), from)..(function.clone(), to));
+        ready(Ok(range.map(|(_, a)| a.clone()).collect()))
     }
 }
 

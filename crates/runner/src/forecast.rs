@@ -3,7 +3,9 @@
 
 use autopilot_core::forecast::{ForecastConfig, ModelKind, forecast_load};
 use autopilot_core::observe::WindowSummary;
+use autopilot_core::planner::acts::{ledger_minutes, pc_minutes, round_minutes, warm_top, without_warmups};
 use autopilot_core::planner::evidence::IdleEvidence;
+use autopilot_core::planner::ledger::count_window;
 use autopilot_core::policy::Mode;
 use autopilot_core::ports::{RunStore, StoredForecast};
 use autopilot_core::{FunctionRef, Minute};
@@ -76,20 +78,34 @@ async fn forecast_one<R: RunStore>(
 ) -> autopilot_core::ports::PortResult<Option<ModelKind>> {
     let (from, to) = (input.window.from.0, input.window.to.0);
     let Some(summary) = store.get_summary(function, from, to).await? else { return Ok(None) };
-    let horizon = input.policy.concurrency.horizon_minutes;
-    let mut forecast = forecast_load(&summary.load, &[], from, input.now.0, horizon, config);
+    let k = &input.policy.concurrency;
+    // The stats count the autopilot's own warm-up calls as invocations: forecast from the
+    // callers' load alone (see `autopilot_core::planner::acts`).
+    let acts = store.get_acts(function, from, input.now.0.plus(1)).await?;
+    let mut load = summary.load.clone();
+    without_warmups(&mut load, &acts);
+    let mut forecast = forecast_load(&load, &[], from, input.now.0, k.horizon_minutes, config);
     let kind = forecast.model;
-    // Idle evidence needs the minutes the autopilot itself kept the function warm (a call
-    // after an idle spell that a warm-up round kept warm says nothing about AWS), and no
-    // record of those exists here: the planner uses its level model alone. For the same
-    // reason the environments seen lately are not handed on: the stats count those that
-    // served our own warm-up rounds, and the planner would take them for environments that
-    // outlive the next round (on the simulator's demo fleet, busy APIs then kept 190 of 237
-    // cold starts; crates/runner/tests/simulator.rs asks for under 70%).
+    // The environments seen lately are not handed on: the stats count every environment that
+    // served in a minute, one after the other included, which at a busy API is more than were
+    // alive at once, and the plan counted on levels that were gone. On the simulator's demo
+    // fleet busy APIs kept 208 of 235 cold starts with them, 157 without
+    // (crates/runner/tests/simulator.rs asks for under 70%).
     forecast.recent_environments.clear();
-    let idle_evidence: Option<IdleEvidence> = None;
-    let stored =
-        StoredForecast { function: function.clone(), forecast, init_ms: mean_init_ms(&summary), idle_evidence };
+    // Calls after idle spells, those a round or PC kept warm left out: they say nothing
+    // about how long AWS keeps an idle environment.
+    let rounds = round_minutes(&acts);
+    let pc = pc_minutes(&acts, from, to, k.slot_minutes);
+    let evidence = IdleEvidence::from_history(&load, &rounds, &pc, from);
+    let reclaim = evidence.reclaim_minutes(k.assumed_reclaim_minutes, k.keep_warm_period_minutes + 1);
+    let stored = StoredForecast {
+        function: function.clone(),
+        forecast,
+        init_ms: mean_init_ms(&summary),
+        idle_evidence: Some(evidence),
+        warm_top: warm_top(&acts, input.now.0, reclaim),
+        spend: k.is_capped().then(|| count_window(&ledger_minutes(&load, &acts, from, to, k.slot_minutes), reclaim)),
+    };
     store.put_forecast(&stored).await?;
     Ok(Some(kind))
 }

@@ -4,6 +4,7 @@
 //! | item | `pk` | `sk` | other attributes |
 //! |---|---|---|---|
 //! | forecast | `FN#<resourceId>` | `FORECAST#<origin>` (10-digit minute) | `body` B (gzip of the [`StoredForecast`] JSON), `expiresAt` N (TTL: [`FORECAST_TTL_MINUTES`] after the origin) |
+//! | act record | `FN#<resourceId>` (unqualified) | `ACT#<minute>` (10-digit) | `record` S (the [`ActRecord`] as JSON, about 200 bytes: one write unit), `expiresAt` N (TTL: [`ACT_TTL_DAYS`] after the run) |
 //!
 //! Summaries expire [`SUMMARY_TTL_DAYS`] after their window ends.
 
@@ -11,14 +12,14 @@ use std::io::{Read, Write};
 
 use autopilot_core::domain::{FunctionRef, Minute};
 use autopilot_core::observe::WindowSummary;
-use autopilot_core::ports::{ErrorKind, PortResult, RunStore, StoredForecast};
+use autopilot_core::ports::{ActRecord, ErrorKind, PortResult, RunStore, StoredForecast};
 use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::AttributeValue;
 use flate2::Compression;
 use flate2::read::GzDecoder;
 use flate2::write::GzEncoder;
 
-use super::control::{BODY, ControlTable, TTL_ATTRIBUTE, function_key};
+use super::control::{BODY, ControlTable, PK, RECORD, SK, TTL_ATTRIBUTE, function_key};
 use crate::error::{ClassifyExt, port_error};
 
 pub const FORECAST_PREFIX: &str = "FORECAST#";
@@ -26,6 +27,14 @@ pub const FORECAST_PREFIX: &str = "FORECAST#";
 pub const FORECAST_TTL_MINUTES: i64 = Minute::PER_DAY;
 /// Window summaries are kept this long after their window.
 pub const SUMMARY_TTL_DAYS: i64 = 35;
+
+pub const ACT_PREFIX: &str = "ACT#";
+/// Act records outlive the longest window a run may read (28 days).
+pub const ACT_TTL_DAYS: i64 = 29;
+
+pub fn act_key(minute: Minute) -> String {
+    format!("{ACT_PREFIX}{:010}", minute.0)
+}
 
 pub fn forecast_key(origin: Minute) -> String {
     format!("{FORECAST_PREFIX}{:010}", origin.0)
@@ -89,5 +98,64 @@ impl RunStore for ControlTable {
                 .map_err(|e| port_error(ErrorKind::Fatal, OP, format!("forecast of {function} does not decode: {e}"))),
             _ => Err(port_error(ErrorKind::Fatal, OP, format!("forecast item of {function} has no binary body"))),
         }
+    }
+
+    async fn put_act(&self, act: &ActRecord) -> PortResult<()> {
+        const OP: &str = "DynamoDB.PutItem";
+        let record = serde_json::to_string(act).map_err(|e| port_error(ErrorKind::InvalidInput, OP, e.to_string()))?;
+        let expires = act.minute.plus(ACT_TTL_DAYS * Minute::PER_DAY).epoch_ms() / 1000;
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(Self::key(function_key(&act.function), act_key(act.minute))))
+            .item(RECORD, AttributeValue::S(record))
+            .item(TTL_ATTRIBUTE, AttributeValue::N(expires.to_string()))
+            .send()
+            .await
+            .classify(OP)?;
+        Ok(())
+    }
+
+    /// Eventually consistent: the records a forecast reads were written by earlier runs,
+    /// minutes before (half the read units of a consistent read; a query of a window without
+    /// records costs one unit either way).
+    async fn get_acts(&self, function: &FunctionRef, from: Minute, to: Minute) -> PortResult<Vec<ActRecord>> {
+        const OP: &str = "DynamoDB.Query";
+        let mut out = Vec::new();
+        if to <= from {
+            return Ok(out);
+        }
+        let mut start = None;
+        loop {
+            let page = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("#pk = :pk AND #sk BETWEEN :from AND :last")
+                .expression_attribute_names("#pk", PK)
+                .expression_attribute_names("#sk", SK)
+                .expression_attribute_values(":pk", AttributeValue::S(function_key(function)))
+                .expression_attribute_values(":from", AttributeValue::S(act_key(from)))
+                .expression_attribute_values(":last", AttributeValue::S(act_key(Minute(to.0 - 1))))
+                .consistent_read(false)
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .classify(OP)?;
+            for item in page.items() {
+                let act = match item.get(RECORD) {
+                    Some(AttributeValue::S(json)) => serde_json::from_str::<ActRecord>(json).map_err(|e| {
+                        port_error(ErrorKind::Fatal, OP, format!("act record of {function} does not decode: {e}"))
+                    })?,
+                    _ => return Err(port_error(ErrorKind::Fatal, OP, format!("act item of {function} has no record"))),
+                };
+                out.push(act);
+            }
+            match page.last_evaluated_key() {
+                Some(key) if !key.is_empty() => start = Some(key.clone()),
+                _ => break,
+            }
+        }
+        Ok(out)
     }
 }

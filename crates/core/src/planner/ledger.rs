@@ -20,6 +20,8 @@
 
 use std::collections::VecDeque;
 
+use serde::{Deserialize, Serialize};
+
 use super::prices::UnitPrices;
 use crate::domain::Minute;
 use crate::policy::ConcurrencyPolicy;
@@ -61,11 +63,88 @@ pub struct SpendLedger {
     last_call: Option<Minute>,
 }
 
+/// What minutes add to a ledger, in the units its prices turn into money: the same whatever
+/// the function's memory and architecture, so that one step can count them and another, which
+/// knows the function's configuration, price them (the deployed forecast and apply steps).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SpendCounts {
+    /// Callers' invocations.
+    pub invocations: f64,
+    /// Cold starts the calls had, or would have had on demand (see [`SpendLedger::count`]).
+    pub on_demand_cold: f64,
+    /// Of those, the ones that did not happen: INIT a round or PC kept away.
+    pub init_saved: f64,
+    /// PC ready, in level-minutes, and the time it served calls (ms).
+    pub pc_level_minutes: f64,
+    pub pc_busy_ms: f64,
+    /// Warm-up calls in rounds of one (held for nothing), in rounds of several, and those
+    /// that started cold.
+    pub single_pings: f64,
+    pub held_pings: f64,
+    pub pings_cold: f64,
+}
+
+impl SpendCounts {
+    /// What the calls cost, or would have on demand (USD).
+    pub fn calls_usd(&self, prices: &UnitPrices) -> f64 {
+        self.invocations * prices.invocation + self.on_demand_cold * prices.init
+    }
+
+    /// What PC and the rounds added, net of what they saved (USD), PC priced per slot of
+    /// `slot_minutes`.
+    pub fn extra_usd(&self, prices: &UnitPrices, slot_minutes: u32) -> f64 {
+        let slot_minutes = f64::from(slot_minutes.max(1));
+        let pc = self.pc_level_minutes * prices.pc_level / slot_minutes
+            - self.pc_busy_ms / (slot_minutes * 60_000.0) * prices.pc_busy_saving;
+        let rounds = self.single_pings * prices.ping_single
+            + self.held_pings * prices.ping_on_demand
+            + self.pings_cold * prices.init;
+        pc + rounds - self.init_saved * prices.init
+    }
+
+    fn add(&mut self, o: &Self) {
+        self.invocations += o.invocations;
+        self.on_demand_cold += o.on_demand_cold;
+        self.init_saved += o.init_saved;
+        self.pc_level_minutes += o.pc_level_minutes;
+        self.pc_busy_ms += o.pc_busy_ms;
+        self.single_pings += o.single_pings;
+        self.held_pings += o.held_pings;
+        self.pings_cold += o.pings_cold;
+    }
+}
+
+/// The counts of `minutes` (ascending) taken together: what a run that reads a window at once
+/// hands on, `reclaim_minutes` as in [`SpendLedger::count`].
+pub fn count_window(minutes: &[LedgerMinute], reclaim_minutes: u32) -> SpendCounts {
+    let mut ledger = SpendLedger::default();
+    let mut total = SpendCounts::default();
+    for m in minutes {
+        total.add(&ledger.count(m, reclaim_minutes));
+    }
+    total
+}
+
+/// Money spent beyond what `policy`'s cap allows, given what the calls cost and what PC and
+/// the rounds added over `seen_minutes` (0 when within it, and without a cap); a daily budget
+/// counts the days seen.
+pub fn overspent(policy: &ConcurrencyPolicy, calls_usd: f64, extra_usd: f64, seen_minutes: i64) -> f64 {
+    let share = policy.max_extra_cost_pct.map(|pct| pct / 100.0 * calls_usd);
+    let budget = policy.budget_per_day_usd.map(|b| b * seen_minutes.max(0) as f64 / Minute::PER_DAY as f64);
+    let allowed = match (share, budget) {
+        (Some(a), Some(b)) => a.min(b),
+        (Some(a), None) | (None, Some(a)) => a,
+        (None, None) => return 0.0,
+    };
+    (extra_usd - allowed).max(0.0)
+}
+
 impl SpendLedger {
-    /// Adds minute `m` (minutes in ascending order), priced with the function's `prices` for
-    /// slots of `slot_minutes`; `reclaim_minutes` is how long an idle environment is taken to
-    /// live (the evidence's estimate).
-    pub fn record(&mut self, m: &LedgerMinute, prices: &UnitPrices, slot_minutes: u32, reclaim_minutes: u32) {
+    /// What minute `m` (minutes in ascending order) adds, in counts; `reclaim_minutes` is how
+    /// long an idle environment is taken to live (the evidence's estimate): a call after a
+    /// longer spell without calls would have started cold on demand.
+    pub fn count(&mut self, m: &LedgerMinute, reclaim_minutes: u32) -> SpendCounts {
         self.first.get_or_insert(m.minute);
         let mut first_cold = 0.0;
         if m.invocations > 0 {
@@ -77,14 +156,27 @@ impl SpendLedger {
         }
         let cold = m.cold_starts as f64;
         let on_demand_cold = cold.max(first_cold);
-        let calls = m.invocations as f64 * prices.invocation + on_demand_cold * prices.init;
-        let slot_minutes = f64::from(slot_minutes.max(1));
-        let pc = f64::from(m.pc_ready) * prices.pc_level / slot_minutes
-            - m.pc_busy_ms / (slot_minutes * 60_000.0) * prices.pc_busy_saving;
         // A round of one call holds nothing (see `UnitPrices::ping_single`).
-        let call = if m.warmups == 1 { prices.ping_single } else { prices.ping_on_demand };
-        let rounds = f64::from(m.warmups) * call + f64::from(m.warmups_cold) * prices.init;
-        let extra = pc + rounds - (on_demand_cold - cold) * prices.init;
+        let (single_pings, held_pings) =
+            if m.warmups == 1 { (f64::from(m.warmups), 0.0) } else { (0.0, f64::from(m.warmups)) };
+        SpendCounts {
+            invocations: m.invocations as f64,
+            on_demand_cold,
+            init_saved: on_demand_cold - cold,
+            pc_level_minutes: f64::from(m.pc_ready),
+            pc_busy_ms: m.pc_busy_ms,
+            single_pings,
+            held_pings,
+            pings_cold: f64::from(m.warmups_cold),
+        }
+    }
+
+    /// Adds minute `m` (minutes in ascending order), priced with the function's `prices` for
+    /// slots of `slot_minutes`; `reclaim_minutes` as in [`Self::count`].
+    pub fn record(&mut self, m: &LedgerMinute, prices: &UnitPrices, slot_minutes: u32, reclaim_minutes: u32) {
+        let counts = self.count(m, reclaim_minutes);
+        let calls = counts.calls_usd(prices);
+        let extra = counts.extra_usd(prices, slot_minutes);
         let hour = m.minute.0.div_euclid(60);
         match self.hours.back_mut() {
             Some(h) if h.hour == hour => {
@@ -101,15 +193,8 @@ impl SpendLedger {
     /// Money spent beyond what the policy's cap allows over the window (0 when within it, and
     /// without a cap); a daily budget counts the days of the window the ledger has seen.
     pub fn overspent_usd(&self, policy: &ConcurrencyPolicy, now: Minute) -> f64 {
-        let share = policy.max_extra_cost_pct.map(|pct| pct / 100.0 * self.calls_usd());
         let seen = self.first.map_or(0, |first| (now.0 - first.0).clamp(0, WINDOW_HOURS * 60));
-        let budget = policy.budget_per_day_usd.map(|b| b * seen as f64 / Minute::PER_DAY as f64);
-        let allowed = match (share, budget) {
-            (Some(a), Some(b)) => a.min(b),
-            (Some(a), None) | (None, Some(a)) => a,
-            (None, None) => return 0.0,
-        };
-        (self.extra_usd() - allowed).max(0.0)
+        overspent(policy, self.calls_usd(), self.extra_usd(), seen)
     }
 
     /// What PC and warm-ups added over the window, net of what they saved (USD).
@@ -237,5 +322,34 @@ mod tests {
         (day + 2 * week..day + 2 * week + 60).for_each(|m| ledger.record(&at(m, 0, 3), &p, 5, 10));
         assert!(ledger.extra_usd() < 0.1 * earned);
         assert!(ledger.overspent_usd(&cap, Minute(day + 2 * week + 60)) > 0.0);
+    }
+
+    #[test]
+    fn a_window_counted_at_once_and_priced_later_costs_what_the_ledger_recorded() {
+        let p = prices();
+        let minutes: Vec<LedgerMinute> = (0..600)
+            .map(|m| LedgerMinute {
+                minute: Minute(m),
+                invocations: if m % 37 == 0 { 3 } else { 0 },
+                cold_starts: u64::from(m % 111 == 0),
+                pc_ready: if (200..300).contains(&m) { 2 } else { 0 },
+                pc_busy_ms: if (200..300).contains(&m) { 30_000.0 } else { 0.0 },
+                warmups: (m % 4 == 1) as u32 * (1 + (m % 3) as u32),
+                warmups_cold: u32::from(m % 40 == 1),
+            })
+            .collect();
+        let mut ledger = SpendLedger::default();
+        minutes.iter().for_each(|m| ledger.record(m, &p, 5, 10));
+        let counts = count_window(&minutes, 10);
+        assert!((counts.calls_usd(&p) - ledger.calls_usd()).abs() < 1e-12 * ledger.calls_usd().abs());
+        assert!((counts.extra_usd(&p, 5) - ledger.extra_usd()).abs() < 1e-12 * ledger.extra_usd().abs());
+        // Rounds of one are priced as single calls, the others as held ones, INIT is credited.
+        assert!(counts.single_pings > 0.0 && counts.held_pings > 0.0 && counts.init_saved > 0.0);
+        let cap = capped(5.0);
+        let seen = 600;
+        assert_eq!(
+            overspent(&cap, counts.calls_usd(&p), counts.extra_usd(&p, 5), seen) > 0.0,
+            ledger.overspent_usd(&cap, Minute(seen)) > 0.0
+        );
     }
 }

@@ -27,6 +27,7 @@
 //! sure: PC's as busy as the forecast's lowest scenario keeps it, INIT's as the history has
 //! shown. See [`levels`] for the traffic model.
 
+pub mod acts;
 pub mod evidence;
 pub mod ledger;
 pub mod levels;
@@ -166,7 +167,7 @@ fn plan_in(request: &Request<'_>, scratch: &mut Scratch) -> ConcurrencyPlan {
             lv.calibrate_first_level(&first, slot_s);
         }
     }
-    let budgeted = policy.max_extra_cost_pct.is_some() || policy.budget_per_day_usd.is_some();
+    let budgeted = policy.is_capped();
     if budgeted {
         levels.iter_mut().for_each(SlotLevels::count_sure_busy);
     }
