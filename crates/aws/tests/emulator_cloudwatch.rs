@@ -148,7 +148,7 @@ async fn invocations_on_the_emulator_are_read_back_from_their_report_lines() {
     let c = common::clients().await;
     let f = common::create_function(&c, "logwarm", 128, &[], Some(&common::warm_bootstrap())).await;
     let start = common::this_minute();
-    let warm = LambdaControl::new(&c).with_warm_hold_ms(200).warm(&f, 2).await.unwrap();
+    let warm = LambdaControl::new(&c).warm(&f, 2, 200).await.unwrap();
     assert_eq!(warm.failed, 0);
     let stats = LogReports::new(c.logs.clone()).read_minutes(&f, start, common::this_minute().plus(1)).await.unwrap();
     let total: u64 = stats.iter().map(|s| s.counters.invocations).sum();

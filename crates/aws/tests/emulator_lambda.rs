@@ -23,8 +23,10 @@ fn control(c: &autopilot_aws::Clients) -> LambdaControl {
             max_delay: Duration::from_millis(20),
         })
         .with_update_wait(Duration::from_secs(30))
-        .with_warm_hold_ms(800)
 }
+
+/// Each warm-up call's hold: long enough for the emulator's calls of a round to overlap.
+const HOLD_MS: u32 = 800;
 
 #[tokio::test]
 async fn opted_in_functions_are_found_by_tag_with_their_configuration() {
@@ -156,18 +158,18 @@ async fn keep_warm_calls_overlap_and_cold_landings_are_counted() {
     let lambda = control(&c);
 
     let before = c.calls.snapshot();
-    let first = lambda.warm(&f, 3).await.unwrap();
+    let first = lambda.warm(&f, 3, HOLD_MS).await.unwrap();
     assert_eq!(c.calls.since(&before).get("Lambda.Invoke"), Some(&3));
     assert_eq!((first.sent, first.failed), (3, 0), "{first:?}");
     assert_eq!(first.landed_cold, 3, "three overlapping calls need three new environments: {first:?}");
 
-    let second = lambda.warm(&f, 3).await.unwrap();
+    let second = lambda.warm(&f, 3, HOLD_MS).await.unwrap();
     assert_eq!((second.sent, second.landed_cold, second.failed), (3, 0, 0), "{second:?}");
 
-    let third = lambda.warm(&f, 4).await.unwrap();
+    let third = lambda.warm(&f, 4, HOLD_MS).await.unwrap();
     assert_eq!((third.sent, third.landed_cold, third.failed), (4, 1, 0), "one more than were warm: {third:?}");
 
     let missing = FunctionRef::parse(&unique_name("missing")).unwrap();
-    assert_eq!(lambda.warm(&missing, 2).await.unwrap_err().kind, ErrorKind::NotFound, "nothing landed");
-    assert_eq!(lambda.warm(&f, 0).await.unwrap().sent, 0);
+    assert_eq!(lambda.warm(&missing, 2, HOLD_MS).await.unwrap_err().kind, ErrorKind::NotFound, "nothing landed");
+    assert_eq!(lambda.warm(&f, 0, HOLD_MS).await.unwrap().sent, 0);
 }

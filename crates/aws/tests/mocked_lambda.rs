@@ -219,7 +219,7 @@ async fn keep_warm_counts_failures_and_never_retries_a_warm_up_call() {
         .output(|| InvokeOutput::builder().status_code(200).build())
         .build();
     let c = mocking::clients(&[&invoke]);
-    let outcome = control(&c).warm(&f(), 4).await.unwrap();
+    let outcome = control(&c).warm(&f(), 4, 50).await.unwrap();
     assert_eq!((outcome.sent, outcome.landed_cold, outcome.failed), (4, 1, 2), "{outcome:?}");
     assert_eq!(c.calls.get("Lambda.Invoke"), 4, "the throttled warm-up call was not retried");
 
@@ -229,6 +229,6 @@ async fn keep_warm_counts_failures_and_never_retries_a_warm_up_call() {
         .repeatedly()
         .build();
     let c = mocking::clients(&[&invoke]);
-    let err = control(&c).warm(&f(), 3).await.unwrap_err();
+    let err = control(&c).warm(&f(), 3, 50).await.unwrap_err();
     assert_eq!(err.kind, ErrorKind::AccessDenied, "nothing landed: the cause is returned");
 }

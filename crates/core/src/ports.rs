@@ -189,8 +189,15 @@ pub trait FunctionControl {
     ) -> impl Future<Output = PortResult<()>> + Send;
     /// Removes provisioned concurrency; succeeds when there was none.
     fn delete_provisioned(&self, target: &FunctionRef) -> impl Future<Output = PortResult<()>> + Send;
-    /// Sends `count` overlapping keep-warm invocations.
-    fn warm(&self, target: &FunctionRef, count: u32) -> impl Future<Output = PortResult<WarmupOutcome>> + Send;
+    /// Sends `count` overlapping keep-warm invocations, each holding its environment
+    /// `hold_ms` before it answers ([`crate::planner::warmup::round_hold_ms`]: the policy's
+    /// `keepWarmHoldMs` for a round of several, nothing for a round of one).
+    fn warm(
+        &self,
+        target: &FunctionRef,
+        count: u32,
+        hold_ms: u32,
+    ) -> impl Future<Output = PortResult<WarmupOutcome>> + Send;
 }
 
 /// The stats table written by the extension.
@@ -484,8 +491,13 @@ mod by_reference {
         fn delete_provisioned(&self, target: &FunctionRef) -> impl Future<Output = PortResult<()>> + Send {
             (**self).delete_provisioned(target)
         }
-        fn warm(&self, target: &FunctionRef, count: u32) -> impl Future<Output = PortResult<WarmupOutcome>> + Send {
-            (**self).warm(target, count)
+        fn warm(
+            &self,
+            target: &FunctionRef,
+            count: u32,
+            hold_ms: u32,
+        ) -> impl Future<Output = PortResult<WarmupOutcome>> + Send {
+            (**self).warm(target, count, hold_ms)
         }
     }
 

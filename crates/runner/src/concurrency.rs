@@ -10,6 +10,7 @@
 use autopilot_core::cost::CostModel;
 use autopilot_core::decision::ConcurrencyPlan;
 use autopilot_core::planner::prices::UnitPrices;
+use autopilot_core::planner::warmup::round_hold_ms;
 use autopilot_core::planner::{DEFAULT_DURATION_MS, FunctionProfile, PlannerState, ledger, plan};
 use autopilot_core::policy::{ConcurrencyPolicy, Mode};
 use autopilot_core::ports::{
@@ -197,11 +198,12 @@ where
         warm_sent: 0,
         warm_cold: 0,
         warm_failed: 0,
-        warm_hold_ms: k.keep_warm_hold_ms,
+        warm_hold_ms: 0,
     };
     let count = if k.keep_warm { plan.slot_at(now, k.slot_minutes).map_or(0, |s| s.keep_warm) } else { 0 };
     if count > 0 {
-        let w = p.control.warm(&target, count).await?;
+        act.warm_hold_ms = round_hold_ms(count, k.keep_warm_hold_ms);
+        let w = p.control.warm(&target, count, act.warm_hold_ms).await?;
         (act.warm_sent, act.warm_cold, act.warm_failed) = (w.sent, w.landed_cold, w.failed);
         warmed.push(Warmed { target, sent: w.sent, landed_cold: w.landed_cold, failed: w.failed });
     }

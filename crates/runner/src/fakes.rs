@@ -348,7 +348,12 @@ impl FunctionControl for InMemoryFleet {
         ready(self.set_pc(target, 0, "DeleteProvisionedConcurrencyConfig"))
     }
 
-    fn warm(&self, target: &FunctionRef, count: u32) -> impl Future<Output = PortResult<WarmupOutcome>> + Send {
+    fn warm(
+        &self,
+        target: &FunctionRef,
+        count: u32,
+        _hold_ms: u32,
+    ) -> impl Future<Output = PortResult<WarmupOutcome>> + Send {
         let out = self.with("Invoke", target, |_| Ok(WarmupOutcome { sent: count, landed_cold: 0, failed: 0 }));
         if out.is_ok() {
             lock(&self.writes).warm_calls += count;

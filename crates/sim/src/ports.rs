@@ -222,13 +222,18 @@ impl FunctionControl for SimControl<'_> {
         ready(self.set_pc(target, 0, "DeleteProvisionedConcurrencyConfig"))
     }
 
-    fn warm(&self, target: &FunctionRef, count: u32) -> impl Future<Output = PortResult<WarmupOutcome>> + Send {
+    fn warm(
+        &self,
+        target: &FunctionRef,
+        count: u32,
+        hold_ms: u32,
+    ) -> impl Future<Output = PortResult<WarmupOutcome>> + Send {
         let op = "Invoke";
         ready(self.with(op, target, |f, now_ms, cfg| {
             let version = f.resolve(target.qualifier()).ok_or_else(|| {
                 PortError::new(ErrorKind::NotFound, op, format!("{target}: no such alias or version"))
             })?;
-            Ok(f.warm(&version, count, now_ms, cfg))
+            Ok(f.warm(&version, (count, f64::from(hold_ms)), now_ms, cfg))
         }))
     }
 }

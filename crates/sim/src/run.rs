@@ -249,7 +249,7 @@ mod tests {
             use autopilot_core::ports::FunctionControl;
             assert_ne!(now.minute_of_day() % 5, 0, "runs are off the 5-minute marks");
             let target = autopilot_core::FunctionRef::parse("billing-sync").unwrap();
-            crate::block_on(fleet.control.warm(&target, 5)).unwrap();
+            crate::block_on(fleet.control.warm(&target, 5, 100)).unwrap();
             crate::RunSummary { evaluated: 1, changed: 1 }
         }
     }

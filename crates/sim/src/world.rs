@@ -38,8 +38,6 @@ pub struct SimConfig {
     /// How many minutes of per-minute stats are kept for `StatsStore` reads (memory grows
     /// with it: each kept item holds its histograms' nonzero buckets).
     pub stats_retention_minutes: usize,
-    /// How long each keep-warm call holds its environment (ms).
-    pub warmup_hold_ms: f64,
     #[serde(skip)]
     pub cost_model: CostModel,
 }
@@ -54,7 +52,6 @@ impl Default for SimConfig {
             account_concurrency: Some(1_000),
             aggregate_threshold: 100,
             stats_retention_minutes: 0,
-            warmup_hold_ms: 100.0,
             cost_model: CostModel::default(),
         }
     }
@@ -268,8 +265,14 @@ impl SimFunction {
     }
 
     /// Sends `count` overlapping keep-warm calls at `now_ms` to the version behind `qualifier`.
-    pub(crate) fn warm(&mut self, version: &str, count: u32, now_ms: f64, cfg: &SimConfig) -> WarmupOutcome {
-        let hold = cfg.warmup_hold_ms;
+    /// `count` warm-up calls, each holding its environment `hold` ms.
+    pub(crate) fn warm(
+        &mut self,
+        version: &str,
+        (count, hold): (u32, f64),
+        now_ms: f64,
+        cfg: &SimConfig,
+    ) -> WarmupOutcome {
         let mut out = WarmupOutcome { sent: count, ..WarmupOutcome::default() };
         // Counters here; the histograms a report reads straight into the totals (a fresh
         // tally's dense histograms would be allocated and zeroed for every round).

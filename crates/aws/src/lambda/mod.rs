@@ -35,14 +35,11 @@ pub struct LambdaControl {
     tagging: aws_sdk_resourcegroupstagging::Client,
     retry: RetryPolicy,
     update_wait: Duration,
-    warm_hold_ms: u64,
 }
 
 impl LambdaControl {
     /// Longest wait for a configuration update to complete.
     pub const DEFAULT_UPDATE_WAIT: Duration = Duration::from_secs(300);
-    /// How long each warm-up call holds its environment, so that the calls overlap.
-    pub const DEFAULT_WARM_HOLD_MS: u64 = 300;
 
     pub fn new(clients: &Clients) -> Self {
         Self {
@@ -50,7 +47,6 @@ impl LambdaControl {
             tagging: clients.tagging.clone(),
             retry: RetryPolicy::DEFAULT,
             update_wait: Self::DEFAULT_UPDATE_WAIT,
-            warm_hold_ms: Self::DEFAULT_WARM_HOLD_MS,
         }
     }
 
@@ -61,11 +57,6 @@ impl LambdaControl {
 
     pub fn with_update_wait(mut self, wait: Duration) -> Self {
         self.update_wait = wait;
-        self
-    }
-
-    pub fn with_warm_hold_ms(mut self, hold_ms: u64) -> Self {
-        self.warm_hold_ms = hold_ms;
         self
     }
 }
@@ -103,7 +94,7 @@ impl FunctionControl for LambdaControl {
         self.remove_provisioned(target).await
     }
 
-    async fn warm(&self, target: &FunctionRef, count: u32) -> PortResult<WarmupOutcome> {
-        self.send_warmups(target, count).await
+    async fn warm(&self, target: &FunctionRef, count: u32, hold_ms: u32) -> PortResult<WarmupOutcome> {
+        self.send_warmups(target, count, hold_ms).await
     }
 }

@@ -56,12 +56,17 @@ fn landing(log_tail: Option<&str>) -> Landing {
 }
 
 impl LambdaControl {
-    pub(crate) async fn send_warmups(&self, target: &FunctionRef, count: u32) -> PortResult<WarmupOutcome> {
+    pub(crate) async fn send_warmups(
+        &self,
+        target: &FunctionRef,
+        count: u32,
+        hold_ms: u32,
+    ) -> PortResult<WarmupOutcome> {
         const OP: &str = "Lambda.Invoke";
         if count > MAX_WARM_CALLS {
             return Err(port_error(ErrorKind::InvalidInput, OP, format!("{count} warm-up calls > {MAX_WARM_CALLS}")));
         }
-        let payload = warmup_payload(self.warm_hold_ms);
+        let payload = warmup_payload(u64::from(hold_ms));
         let mut tasks = tokio::task::JoinSet::new();
         for _ in 0..count {
             let client = self.client.clone();

@@ -23,6 +23,7 @@ use autopilot_core::decision::ConcurrencyPlan;
 use autopilot_core::forecast::tracker::DEFAULT_REFIT_MINUTES;
 use autopilot_core::forecast::{BinForecast, ForecastConfig, Quantiles, SlotForecast, Tracker};
 use autopilot_core::planner::evidence::IdleTracker;
+use autopilot_core::planner::warmup::round_hold_ms;
 use autopilot_core::planner::{FunctionProfile, PlannerState, plan};
 use autopilot_core::policy::ConcurrencyPolicy;
 use autopilot_core::ports::{FunctionControl, StatsStore};
@@ -295,7 +296,8 @@ impl Autopilot for ConcurrencyAutopilot {
             let due = state.last_warm.is_none_or(|t| now.0 - t.0 >= period);
             if self.policy.keep_warm && due {
                 let count = p.slot_at(now, slot).map_or(0, |s| s.keep_warm);
-                if count > 0 && block_on(fleet.control.warm(&target, count)).is_ok() {
+                let hold = round_hold_ms(count, self.policy.keep_warm_hold_ms);
+                if count > 0 && block_on(fleet.control.warm(&target, count, hold)).is_ok() {
                     state.last_warm = Some(now);
                     state.rounds.push(now);
                 }

@@ -47,9 +47,9 @@ fn the_control_plane_behaves_like_lambdas() {
     block_on(c.delete_provisioned(&f("checkout-api:live"))).unwrap();
     assert!(block_on(c.get_provisioned(&f("checkout-api:live"))).unwrap().is_none());
 
-    let out = block_on(c.warm(&f("audit-log"), 4)).unwrap();
+    let out = block_on(c.warm(&f("audit-log"), 4, 100)).unwrap();
     assert_eq!((out.sent, out.landed_cold), (4, 4), "no environment exists yet: every warm-up is a cold start");
-    let again = block_on(c.warm(&f("audit-log"), 6)).unwrap();
+    let again = block_on(c.warm(&f("audit-log"), 6, 100)).unwrap();
     assert_eq!(again.landed_cold, 6, "the first four are still busy (held 100 ms): six more environments start");
     assert_eq!(w.function("checkout-api").unwrap().decisions, 4, "memory, alias, PC on, PC off");
     let audit = w.function("audit-log").unwrap();
