@@ -4,6 +4,7 @@
 //! assertions.
 
 pub mod concurrency;
+pub mod deployed;
 pub mod forecast;
 pub mod scale;
 pub mod slot;

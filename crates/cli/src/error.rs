@@ -14,6 +14,10 @@ pub enum CliError {
     Write { path: PathBuf, source: std::io::Error },
     #[error("cannot write output: {0}")]
     Output(#[from] std::io::Error),
+    /// A run of the deployed steps failed in the simulation (a bug: the simulator's ports
+    /// do not fail).
+    #[error("a deployed step failed: {0}")]
+    Step(String),
 }
 
 impl CliError {
@@ -21,7 +25,7 @@ impl CliError {
     pub fn exit_code(&self) -> u8 {
         match self {
             Self::Trace(_) | Self::BadInput { .. } | Self::InvalidOption(_) => 2,
-            Self::Write { .. } | Self::Output(_) => 1,
+            Self::Write { .. } | Self::Output(_) | Self::Step(_) => 1,
         }
     }
 }

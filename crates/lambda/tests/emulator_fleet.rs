@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use autopilot_aws::calls::total_calls;
 use autopilot_core::policy::{ConcurrencyPolicy, Mode, Policy};
 use autopilot_core::{FunctionRef, Minute};
-use autopilot_runner::contract::{At, BatchInput, CollectInput, RunKind};
+use autopilot_runner::contract::{At, CollectInput, RunKind};
 use autopilot_runner::fakes::Steady;
 use autopilot_testkit::unique_name;
 use aws_sdk_lambda::primitives::Blob;
@@ -99,16 +99,7 @@ async fn run(env: &Env, run: RunKind, id: &str) -> (BTreeMap<&'static str, BTree
     calls.insert("collect", env.clients.calls.since(&before));
     assert_eq!(collected.collected.functions, FLEET);
     let mut changed = 0;
-    for (i, functions) in collected.batches.iter().enumerate() {
-        let batch = BatchInput {
-            run,
-            policy: collected.policy.clone(),
-            execution_id: collected.execution_id.clone(),
-            now: collected.now,
-            window: collected.window,
-            functions: functions.clone(),
-            batch: Some(i),
-        };
+    for batch in collected.batch_inputs() {
         match run {
             RunKind::Memory => {
                 let before = env.clients.calls.snapshot();

@@ -9,9 +9,7 @@ mod emulator;
 
 use autopilot_core::policy::{ConcurrencyPolicy, Mode, Policy};
 use autopilot_core::{FunctionRef, MemoryMb, Minute};
-use autopilot_runner::contract::{
-    At, BatchInput, CollectInput, CollectOutput, Outcome, RollbackInput, RollbackTarget, RunKind,
-};
+use autopilot_runner::contract::{At, CollectInput, Outcome, RollbackInput, RollbackTarget, RunKind};
 use autopilot_runner::fakes::Steady;
 use emulator::{Env, create_function, lambda_writes};
 use lambda_runtime::{Context, LambdaEvent};
@@ -47,22 +45,6 @@ fn collect_input(
     }
 }
 
-fn batches(out: &CollectOutput) -> Vec<BatchInput> {
-    out.batches
-        .iter()
-        .enumerate()
-        .map(|(i, functions)| BatchInput {
-            run: out.run,
-            policy: out.policy.clone(),
-            execution_id: out.execution_id.clone(),
-            now: out.now,
-            window: out.window,
-            functions: functions.clone(),
-            batch: Some(i),
-        })
-        .collect()
-}
-
 fn tight(memory: u32) -> Steady {
     Steady { memory_used_mb: 240.0, ..Steady::new(memory, 30, 200.0) }
 }
@@ -84,7 +66,7 @@ async fn memory_run_applies_once_rolls_back_a_regression_and_restores_on_request
     expected.sort();
     assert_eq!(collected.batches, vec![expected]);
     assert_eq!(collected.collected.from_stats, 2);
-    let batch = batches(&collected).remove(0);
+    let batch = collected.batch_inputs().remove(0);
 
     // tune-memory: out of headroom at 256 MB, both move up; svc through a canary.
     let deps = env.tune_deps();
@@ -115,7 +97,7 @@ async fn memory_run_applies_once_rolls_back_a_regression_and_restores_on_request
     env.write_stats(&bad.minutes(&api.with_qualifier(Some("$LATEST")).unwrap(), NOW, i64::from(WINDOW))).await;
     let input = collect_input(RunKind::Memory, policy(Mode::Autopilot), "e2e-memory-2", later, Some(vec![api.clone()]));
     let collected = autopilot_collect::handler(event(input), &env.collect_deps()).await.unwrap();
-    let out = autopilot_tune_memory::handler(event(batches(&collected).remove(0)), &deps).await.unwrap();
+    let out = autopilot_tune_memory::handler(event(collected.batch_inputs().remove(0)), &deps).await.unwrap();
     assert_eq!(out.rolled_back, vec![api.clone()], "{out:?}");
     assert_eq!(env.memory_of(&api, None).await, 256);
 
@@ -161,7 +143,7 @@ async fn concurrency_run_recommends_then_applies_pc_once_and_rolls_it_back() {
     };
     let steps = |input: CollectInput| async {
         let collected = autopilot_collect::handler(event(input), &env.collect_deps()).await.unwrap();
-        let batch = batches(&collected).remove(0);
+        let batch = collected.batch_inputs().remove(0);
         let f = autopilot_forecast::handler(event(batch.clone()), &env.forecast_deps()).await.unwrap();
         assert_eq!(f.forecasts, 1);
         (batch.clone(), autopilot_apply_concurrency::handler(event(batch), &env.apply_deps()).await.unwrap())

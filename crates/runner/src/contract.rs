@@ -192,6 +192,25 @@ pub struct CollectOutput {
     pub collected: CollectTally,
 }
 
+impl CollectOutput {
+    /// What the Map state hands each batch's steps (see [`BatchInput`]), in order.
+    pub fn batch_inputs(&self) -> Vec<BatchInput> {
+        self.batches
+            .iter()
+            .enumerate()
+            .map(|(i, functions)| BatchInput {
+                run: self.run,
+                policy: self.policy.clone(),
+                execution_id: self.execution_id.clone(),
+                now: self.now,
+                window: self.window,
+                functions: functions.clone(),
+                batch: Some(i),
+            })
+            .collect()
+    }
+}
+
 /// One batch of the Map state: the shared fields of [`CollectOutput`] and one of its
 /// `batches` as `functions`. Input of forecast, tune-memory and apply-concurrency.
 ///

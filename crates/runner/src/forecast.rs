@@ -90,7 +90,7 @@ async fn forecast_one<R: RunStore>(
     // served in a minute, one after the other included, which at a busy API is more than were
     // alive at once, and the plan counted on levels that were gone. On the simulator's demo
     // fleet busy APIs kept 208 of 235 cold starts with them, 157 without
-    // (crates/runner/tests/simulator.rs asks for under 70%).
+    // (crates/bench/tests/deployed.rs asks for under 70%).
     forecast.recent_environments.clear();
     // Calls after idle spells, those a round or PC kept warm left out: they say nothing
     // about how long AWS keeps an idle environment.

@@ -5,7 +5,7 @@
 //! functions without an alias get none) and, when the policy opts in, warm-up rounds.
 //!
 //! It repeats what crates/runner's forecast and apply-concurrency steps do (the Lambdas' code,
-//! run over the simulator's ports by crates/runner/tests/simulator.rs), canary skip included,
+//! run over the simulator's ports by `autopilot bench deployed`), canary skip included,
 //! but as a process that lives for the whole simulation rather than a Lambda that starts from
 //! the stats table each run, which is what lets a fleet of a thousand functions be simulated
 //! for weeks in a minute:

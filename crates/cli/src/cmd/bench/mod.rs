@@ -8,6 +8,7 @@ use clap::Subcommand;
 use crate::CliError;
 
 pub mod concurrency;
+pub mod deployed;
 pub mod forecast;
 pub mod scale;
 pub mod tuner;
@@ -17,6 +18,7 @@ pub mod tuner;
 pub enum BenchCommand {
     Scale(scale::ScaleArgs),
     Concurrency(concurrency::ConcurrencyArgs),
+    Deployed(deployed::DeployedArgs),
     Forecast(forecast::ForecastArgs),
     Tuner(tuner::TunerArgs),
 }
@@ -25,6 +27,7 @@ pub fn run(command: BenchCommand, out: &mut dyn Write, err: &mut dyn Write) -> R
     match command {
         BenchCommand::Scale(args) => scale::run(&args, out, err),
         BenchCommand::Concurrency(args) => concurrency::run(&args, out, err),
+        BenchCommand::Deployed(args) => deployed::run(&args, out, err),
         BenchCommand::Forecast(args) => forecast::run(&args, out, err),
         BenchCommand::Tuner(args) => tuner::run(&args, out, err),
     }
