@@ -53,6 +53,14 @@ pub fn function_key(function: &FunctionRef) -> String {
     format!("FN#{}", function.resource_id())
 }
 
+/// Which sort keys of a partition a query reads.
+pub(crate) enum SortKeys<'a> {
+    /// Those that start with the prefix.
+    Prefix(&'a str),
+    /// From the first to the last, both included.
+    Between(String, String),
+}
+
 pub fn change_key(id: &str) -> String {
     format!("{CHANGE_PREFIX}{id}")
 }
@@ -75,6 +83,51 @@ impl ControlTable {
 
     pub fn table_name(&self) -> &str {
         &self.table
+    }
+
+    /// The items of `function`'s partition whose sort keys `sk` selects, in sort-key order
+    /// (`forward`) or the reverse, all pages or the first `limit` items.
+    pub(crate) async fn query_function(
+        &self,
+        function: &FunctionRef,
+        sk: SortKeys<'_>,
+        (forward, limit): (bool, Option<i32>),
+        consistent: bool,
+    ) -> PortResult<Vec<HashMap<String, AttributeValue>>> {
+        const OP: &str = "DynamoDB.Query";
+        let mut items = Vec::new();
+        let mut start = None;
+        loop {
+            let query = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .expression_attribute_names("#pk", PK)
+                .expression_attribute_names("#sk", SK)
+                .expression_attribute_values(":pk", AttributeValue::S(function_key(function)));
+            let query = match &sk {
+                SortKeys::Prefix(prefix) => query
+                    .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
+                    .expression_attribute_values(":prefix", AttributeValue::S((*prefix).to_owned())),
+                SortKeys::Between(first, last) => query
+                    .key_condition_expression("#pk = :pk AND #sk BETWEEN :first AND :last")
+                    .expression_attribute_values(":first", AttributeValue::S(first.clone()))
+                    .expression_attribute_values(":last", AttributeValue::S(last.clone())),
+            };
+            let page = query
+                .scan_index_forward(forward)
+                .set_limit(limit)
+                .consistent_read(consistent)
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .classify(OP)?;
+            items.extend(page.items().iter().cloned());
+            match page.last_evaluated_key() {
+                Some(key) if !key.is_empty() && limit.is_none() => start = Some(key.clone()),
+                _ => return Ok(items),
+            }
+        }
     }
 
     pub(crate) fn key(pk: String, sk: String) -> HashMap<String, AttributeValue> {

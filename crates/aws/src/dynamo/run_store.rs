@@ -19,7 +19,7 @@ use flate2::Compression;
 use flate2::read::GzDecoder;
 use flate2::write::GzEncoder;
 
-use super::control::{BODY, ControlTable, PK, RECORD, SK, TTL_ATTRIBUTE, function_key};
+use super::control::{BODY, ControlTable, RECORD, SortKeys, TTL_ATTRIBUTE, function_key};
 use crate::error::{ClassifyExt, port_error};
 
 pub const FORECAST_PREFIX: &str = "FORECAST#";
@@ -116,45 +116,24 @@ impl RunStore for ControlTable {
         Ok(())
     }
 
-    /// Eventually consistent: the records a forecast reads were written by earlier runs,
-    /// minutes before (half the read units of a consistent read; a query of a window without
-    /// records costs one unit either way).
+    /// Eventually consistent (half the read units of a consistent read): the records a forecast
+    /// reads were written by earlier runs, minutes before.
     async fn get_acts(&self, function: &FunctionRef, from: Minute, to: Minute) -> PortResult<Vec<ActRecord>> {
         const OP: &str = "DynamoDB.Query";
-        let mut out = Vec::new();
         if to <= from {
-            return Ok(out);
+            return Ok(Vec::new());
         }
-        let mut start = None;
-        loop {
-            let page = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("#pk = :pk AND #sk BETWEEN :from AND :last")
-                .expression_attribute_names("#pk", PK)
-                .expression_attribute_names("#sk", SK)
-                .expression_attribute_values(":pk", AttributeValue::S(function_key(function)))
-                .expression_attribute_values(":from", AttributeValue::S(act_key(from)))
-                .expression_attribute_values(":last", AttributeValue::S(act_key(Minute(to.0 - 1))))
-                .consistent_read(false)
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .classify(OP)?;
-            for item in page.items() {
-                let act = match item.get(RECORD) {
-                    Some(AttributeValue::S(json)) => serde_json::from_str::<ActRecord>(json).map_err(|e| {
-                        port_error(ErrorKind::Fatal, OP, format!("act record of {function} does not decode: {e}"))
-                    })?,
-                    _ => return Err(port_error(ErrorKind::Fatal, OP, format!("act item of {function} has no record"))),
-                };
-                out.push(act);
-            }
-            match page.last_evaluated_key() {
-                Some(key) if !key.is_empty() => start = Some(key.clone()),
-                _ => break,
-            }
+        let sk = SortKeys::Between(act_key(from), act_key(Minute(to.0 - 1)));
+        let items = self.query_function(function, sk, (true, None), false).await?;
+        let mut out = Vec::with_capacity(items.len());
+        for item in &items {
+            let act = match item.get(RECORD) {
+                Some(AttributeValue::S(json)) => serde_json::from_str::<ActRecord>(json).map_err(|e| {
+                    port_error(ErrorKind::Fatal, OP, format!("act record of {function} does not decode: {e}"))
+                })?,
+                _ => return Err(port_error(ErrorKind::Fatal, OP, format!("act item of {function} has no record"))),
+            };
+            out.push(act);
         }
         Ok(out)
     }

@@ -22,7 +22,7 @@ use flate2::Compression;
 use flate2::read::GzDecoder;
 use flate2::write::GzEncoder;
 
-use super::control::{BODY, ControlTable, PARTS, PK, SK, SUMMARY_PREFIX, TTL_ATTRIBUTE, WRITE_ID, function_key};
+use super::control::{BODY, ControlTable, PARTS, SK, SUMMARY_PREFIX, SortKeys, TTL_ATTRIBUTE, WRITE_ID, function_key};
 use crate::error::{ClassifyExt, port_error};
 
 /// Largest body of one item (DynamoDB's item limit is 400 KB, keys and names included).
@@ -86,52 +86,19 @@ impl ControlTable {
         from: Minute,
         to: Minute,
     ) -> PortResult<Option<WindowSummary>> {
-        let items = self.query_summary_items(function, &summary_prefix(from, to), true, None).await?;
+        let items =
+            self.query_function(function, SortKeys::Prefix(&summary_prefix(from, to)), (true, None), true).await?;
         assemble(&items)
     }
 
     /// The summary with the latest window end, if any.
     pub async fn latest_summary(&self, function: &FunctionRef) -> PortResult<Option<WindowSummary>> {
-        let last = self.query_summary_items(function, SUMMARY_PREFIX, false, Some(1)).await?;
+        let last = self.query_function(function, SortKeys::Prefix(SUMMARY_PREFIX), (false, Some(1)), true).await?;
         let Some(sk) = last.first().and_then(|i| i.get(SK)).and_then(|v| v.as_s().ok()) else { return Ok(None) };
         let Some((from, to)) = parse_window(sk) else {
             return Err(port_error(ErrorKind::Fatal, "DynamoDB.Query", format!("summary key {sk:?} is not valid")));
         };
         self.get_summary(function, from, to).await
-    }
-
-    async fn query_summary_items(
-        &self,
-        function: &FunctionRef,
-        prefix: &str,
-        forward: bool,
-        limit: Option<i32>,
-    ) -> PortResult<Vec<HashMap<String, AttributeValue>>> {
-        let mut items = Vec::new();
-        let mut start = None;
-        loop {
-            let page = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
-                .expression_attribute_names("#pk", PK)
-                .expression_attribute_names("#sk", SK)
-                .expression_attribute_values(":pk", AttributeValue::S(function_key(function)))
-                .expression_attribute_values(":prefix", AttributeValue::S(prefix.to_owned()))
-                .scan_index_forward(forward)
-                .set_limit(limit)
-                .consistent_read(true)
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .classify("DynamoDB.Query")?;
-            items.extend(page.items().iter().cloned());
-            match page.last_evaluated_key() {
-                Some(key) if !key.is_empty() && limit.is_none() => start = Some(key.clone()),
-                _ => return Ok(items),
-            }
-        }
     }
 }
 
