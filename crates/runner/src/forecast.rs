@@ -77,12 +77,12 @@ async fn forecast_one<R: RunStore>(
     config: &ForecastConfig,
 ) -> autopilot_core::ports::PortResult<Option<ModelKind>> {
     let (from, to) = (input.window.from.0, input.window.to.0);
-    let Some(summary) = store.get_summary(function, from, to).await? else { return Ok(None) };
+    let Some(mut summary) = store.get_summary(function, from, to).await? else { return Ok(None) };
     let k = &input.policy.concurrency;
     // The stats count the autopilot's own warm-up calls as invocations: forecast from the
     // callers' load alone (see `autopilot_core::planner::acts`).
     let acts = store.get_acts(function, from, input.now.0.plus(1)).await?;
-    let mut load = summary.load.clone();
+    let mut load = std::mem::take(&mut summary.load);
     without_warmups(&mut load, &acts);
     let mut forecast = forecast_load(&load, &[], from, input.now.0, k.horizon_minutes, config);
     let kind = forecast.model;
