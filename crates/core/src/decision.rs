@@ -237,6 +237,20 @@ impl ConcurrencyPlan {
             .unwrap_or(0)
     }
 
+    /// Environments a warm-up round sent at `now` keeps warm: the most any slot needs that
+    /// overlaps `[now, until)`, `until` being when the next round goes out. A round that
+    /// warmed for its own slot alone would leave the next one short from its first minute
+    /// until that round, and the slots a rhythm needs most (a batch or a timer's at the top
+    /// of the hour) start with their calls. 0 for an empty plan.
+    pub fn keep_warm_until(&self, now: Minute, until: Minute, slot_minutes: u32) -> u32 {
+        self.slots
+            .iter()
+            .filter(|s| s.start < until.max(now.plus(1)) && s.start.plus(i64::from(slot_minutes)) > now)
+            .map(|s| s.keep_warm)
+            .max()
+            .unwrap_or(0)
+    }
+
     /// The slot that covers `now`, if any.
     pub fn slot_at(&self, now: Minute, slot_minutes: u32) -> Option<&PlannedSlot> {
         self.slots.iter().find(|s| s.start <= now && now < s.start.plus(i64::from(slot_minutes)))
@@ -261,5 +275,38 @@ mod tests {
         assert!(d.changes());
         let back: MemoryDecision = serde_json::from_value(json).unwrap();
         assert_eq!(back, d);
+    }
+
+    #[test]
+    fn a_round_keeps_warm_what_the_slots_until_the_next_round_need() {
+        let slot = |start: i64, keep_warm: u32| PlannedSlot {
+            start: Minute(start),
+            provisioned: 0,
+            keep_warm,
+            reason: ConcurrencyReason::Idle,
+            keep_warm_reason: None,
+            forecast_p99_per_minute: 0.0,
+            expected_cold_starts: 0.0,
+        };
+        let plan = ConcurrencyPlan {
+            function: FunctionRef::parse("batches:live").unwrap(),
+            made_at: Minute(100),
+            slots: vec![slot(100, 1), slot(105, 6), slot(110, 2)],
+            expected_cost_usd: 0.0,
+            baseline_cost_usd: 0.0,
+            expected_cold_starts: 0.0,
+            baseline_cold_starts: 0.0,
+            keep_warm_period_minutes: 4,
+            keep_warm_hold_ms: 50,
+        };
+        let w = |now: i64, until: i64| plan.keep_warm_until(Minute(now), Minute(until), 5);
+        // A round at minute 2 of the first slot, the next at minute 6: the batch slot counts.
+        assert_eq!(w(102, 106), 6);
+        // The next round at the batch slot's start: that round warms for it.
+        assert_eq!((w(101, 105), w(105, 109)), (1, 6));
+        // Past the batch: only what is left; `until` not after `now` is the slot at `now`.
+        assert_eq!((w(107, 111), w(112, 112), w(112, 100)), (6, 2, 2));
+        // Beyond the plan: nothing.
+        assert_eq!(w(115, 119), 0);
     }
 }

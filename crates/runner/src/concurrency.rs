@@ -200,7 +200,9 @@ where
         warm_failed: 0,
         warm_hold_ms: 0,
     };
-    let count = if k.keep_warm { plan.slot_at(now, k.slot_minutes).map_or(0, |s| s.keep_warm) } else { 0 };
+    // Rounds go out every run, a run every `keepWarmPeriodMinutes` (the schedule's rate).
+    let next_round = now.plus(i64::from(k.keep_warm_period_minutes));
+    let count = if k.keep_warm { plan.keep_warm_until(now, next_round, k.slot_minutes) } else { 0 };
     if count > 0 {
         act.warm_hold_ms = round_hold_ms(count, k.keep_warm_hold_ms);
         let w = p.control.warm(&target, count, act.warm_hold_ms).await?;

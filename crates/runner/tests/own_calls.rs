@@ -4,9 +4,10 @@
 
 use std::collections::BTreeMap;
 
+use autopilot_core::forecast::{Forecast, ModelKind, Quantiles, SlotForecast};
 use autopilot_core::observe::{MinuteLoad, WindowSummary};
 use autopilot_core::policy::{ConcurrencyPolicy, Mode, Policy};
-use autopilot_core::ports::{ActRecord, RunStore};
+use autopilot_core::ports::{ActRecord, RunStore, StoredForecast};
 use autopilot_core::{FunctionRef, Minute};
 use autopilot_runner::contract::{At, BatchInput, RunKind, Window};
 use autopilot_runner::fakes::{FakeFunction, InMemoryFleet, InMemoryRunStore};
@@ -182,4 +183,50 @@ fn with_a_cap_the_money_the_rounds_spent_in_the_window_stops_the_next_rounds() {
     let out = block_on(apply_concurrency_batch(&ports, &input)).unwrap();
     let warmed: Vec<&str> = out.warmed.iter().map(|w| w.target.name()).collect();
     assert_eq!(warmed, vec!["steady-fresh"], "within the cap a round goes out; over it, none: {out:?}");
+}
+
+#[test]
+fn a_round_warms_for_the_slot_that_starts_before_the_next_round() {
+    // A run two minutes into an idle slot; the next slot, which starts before the next run
+    // (every `keepWarmPeriodMinutes`, 4), brings a batch.
+    let store = InMemoryRunStore::default();
+    let function = f("batches");
+    let origin = forecast_origin(NOW, 5);
+    assert_eq!(NOW.0 - origin.0, 2);
+    let slot = |k: i64, per_minute: f64| SlotForecast {
+        start: origin.plus(5 * k),
+        invocations_per_minute: Quantiles([per_minute; 6]),
+        mean_per_minute: per_minute,
+    };
+    let forecast = Forecast {
+        origin,
+        slot_minutes: 5,
+        model: ModelKind::Daily,
+        history_minutes: 2 * 1_440,
+        mean_duration_ms: Some(1_000.0),
+        slots: vec![slot(0, 0.0), slot(1, 120.0), slot(2, 0.0)],
+        recent_environments: Vec::new(),
+    };
+    let stored = StoredForecast {
+        function: function.clone(),
+        forecast,
+        init_ms: Some(900.0),
+        idle_evidence: None,
+        warm_top: 0,
+        spend: None,
+    };
+    block_on(store.put_forecast(&stored)).unwrap();
+
+    let fleet = InMemoryFleet::default();
+    fleet.add("batches", FakeFunction::new(512));
+    let (changes, events, lease) =
+        (InMemoryChangeLog::default(), InMemoryEventSink::default(), InMemoryLease::default());
+    let ports = ConcurrencyPorts { control: &fleet, changes: &changes, events: &events, lease: &lease, store: &store };
+    let out = block_on(apply_concurrency_batch(&ports, &batch(vec![function.clone()]))).unwrap();
+    // Two calls a second for a second each: a few environments at once, all of them needed
+    // from the batch's first minute, which comes before the next round.
+    let sent = out.warmed.first().map_or(0, |w| w.sent);
+    assert!(sent >= 3, "the round warms for the batch: {out:?}");
+    let acts = block_on(store.get_acts(&function, NOW, NOW.plus(1))).unwrap();
+    assert_eq!(acts[0].warm_sent, sent);
 }

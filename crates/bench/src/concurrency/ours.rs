@@ -149,11 +149,7 @@ impl Policy for Autopilot {
         }
         // The next slot's rounds go out a minute early: a round that finds an environment
         // gone lands cold and holds it through its INIT, and a caller then would start cold too.
-        let top = [now, now.plus(WARM_LEAD_MINUTES)]
-            .into_iter()
-            .map(|t| plan.slot_at(t, slot).map_or(0, |s| s.keep_warm))
-            .max()
-            .unwrap_or(0);
+        let top = plan.keep_warm_until(now, now.plus(WARM_LEAD_MINUTES + 1), slot);
         if self.policy.keep_warm && self.touched.round_due(top, now, self.policy.keep_warm_period_minutes, 1) {
             action.warm = top;
             // Only a function that idles (one environment kept warm, no PC) has idle spells to

@@ -89,6 +89,8 @@ pub struct ConcurrencyAutopilot {
     pub forecast: ForecastConfig,
     pub opt_in_tag: String,
     state: HashMap<String, FunctionState>,
+    /// The run before this one: the time between runs is when the next round goes out.
+    last_run: Option<Minute>,
     /// Plans made, and runs that applied a plan made earlier; time spent making plans.
     pub plans: u64,
     pub kept: u64,
@@ -104,6 +106,7 @@ impl ConcurrencyAutopilot {
             forecast,
             opt_in_tag: opt_in_tag.to_owned(),
             state: HashMap::new(),
+            last_run: None,
             plans: 0,
             kept: 0,
             planning: std::time::Duration::ZERO,
@@ -195,6 +198,10 @@ impl Autopilot for ConcurrencyAutopilot {
 
     fn concurrency_run(&mut self, now: Minute, fleet: &FleetPorts<'_>) -> RunSummary {
         let mut summary = RunSummary::default();
+        // The next run (and round) comes as long after this one as this one after the last.
+        let period = i64::from(self.policy.keep_warm_period_minutes);
+        let next_round = now.plus(self.last_run.map_or(period, |t| (now.0 - t.0).max(period)));
+        self.last_run = Some(now);
         let Ok(functions) = block_on(fleet.control.list_functions(&self.opt_in_tag)) else { return summary };
         for config in functions {
             // As apply-concurrency does: a function whose alias runs a memory canary is left
@@ -292,10 +299,9 @@ impl Autopilot for ConcurrencyAutopilot {
                     summary.changed += 1;
                 }
             }
-            let period = i64::from(self.policy.keep_warm_period_minutes);
             let due = state.last_warm.is_none_or(|t| now.0 - t.0 >= period);
             if self.policy.keep_warm && due {
-                let count = p.slot_at(now, slot).map_or(0, |s| s.keep_warm);
+                let count = p.keep_warm_until(now, next_round, slot);
                 let hold = round_hold_ms(count, self.policy.keep_warm_hold_ms);
                 if count > 0 && block_on(fleet.control.warm(&target, count, hold)).is_ok() {
                     state.last_warm = Some(now);
