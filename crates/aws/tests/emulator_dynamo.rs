@@ -1,5 +1,6 @@
 //! DynamoDB adapters against the local emulator over HTTP: the stats table as the extension
-//! writes it, the change log, leases, window summaries and apply-concurrency's act records.
+//! writes it, the change log, leases, window summaries, apply-concurrency's act records and the
+//! forecaster kept between runs.
 
 mod common;
 
@@ -8,6 +9,8 @@ use std::collections::BTreeMap;
 use autopilot_aws::dynamo::tables::{create_control_table, create_stats_table};
 use autopilot_aws::{ControlTable, DynamoStatsStore};
 use autopilot_core::domain::{FunctionRef, MemoryMb, Minute};
+use autopilot_core::forecast::kept::{BinHistory, KeptModel};
+use autopilot_core::forecast::{ModelKind, SeasonalModel};
 use autopilot_core::observe::{Counters, MinuteStats, WindowSummary};
 use autopilot_core::ports::{
     ActRecord, Change, ChangeLog, ChangeRecord, ChangeStatus, ErrorKind, FunctionState, Lease, Recorded, RunStore,
@@ -328,4 +331,69 @@ async fn act_records_are_one_write_each_and_read_back_by_window_in_order() {
         control.get_acts(&other, Minute(0), Minute(30_000_000)).await.unwrap(),
         vec![act(&other, 29_000_005, 9, 9)]
     );
+}
+
+#[tokio::test]
+async fn the_kept_forecaster_round_trips_and_a_model_of_another_release_is_refitted() {
+    let (c, control) = control_table().await;
+    let f = FunctionRef::parse("checkout").unwrap();
+    // 28 days of 5-minute bins with a daily and a weekly rhythm, and a gap.
+    let values: Vec<f64> = (0..28 * 288)
+        .map(|i| if (1000..1012).contains(&i) { f64::NAN } else { f64::from(10 + i % 288 / 10 + i % 2016 / 500) })
+        .collect();
+    let history = BinHistory { start: Minute(29_000_000), step_minutes: 5, values };
+    let model = SeasonalModel::fit(&history.series(), 28);
+    assert_eq!(model.kind, ModelKind::Weekly);
+    let kept = KeptModel { fitted_at: model.origin, model };
+    assert_eq!((control.get_model(&f).await.unwrap(), control.get_history(&f).await.unwrap()), (None, None));
+    control.put_history(&f, &history).await.unwrap();
+    control.put_model(&f, &kept).await.unwrap();
+
+    let back = control.get_model(&f).await.unwrap().expect("kept");
+    assert_eq!(
+        (back.fitted_at, back.model.kind, back.model.origin),
+        (kept.fitted_at, kept.model.kind, kept.model.origin)
+    );
+    for (a, b) in kept.model.forecast(288).iter().zip(back.model.forecast(288)) {
+        for (x, y) in a.0.iter().zip(b.0) {
+            assert!((x - y).abs() <= 1e-12 * x.abs().max(1.0), "{x} vs {y}");
+        }
+    }
+    let h = control.get_history(&f).await.unwrap().expect("kept");
+    assert_eq!((h.start, h.step_minutes, h.values.len()), (history.start, 5, history.values.len()));
+    assert!(h.values[1000..1012].iter().all(|v| v.is_nan()) && h.values[999] == history.values[999]);
+
+    // What the two items cost: each is read or written whole.
+    let size = |sk: &'static str| {
+        let c = c.dynamodb.clone();
+        let table = control.table_name().to_owned();
+        async move {
+            let out = c.get_item().table_name(table).key("pk", AttributeValue::S("FN#checkout".into()));
+            let item = out.key("sk", AttributeValue::S(sk.into())).send().await.unwrap();
+            match item.item().and_then(|i| i.get("body")) {
+                Some(AttributeValue::B(b)) => b.as_ref().len(),
+                other => panic!("{other:?}"),
+            }
+        }
+    };
+    let (model_bytes, history_bytes) = (size("MODEL").await, size("HISTORY").await);
+    assert!(model_bytes < 64 * 1024 && history_bytes < 64 * 1024, "{model_bytes} / {history_bytes}");
+
+    // A body that does not decode: a model is refitted (None), a history is an error that
+    // names the item.
+    for sk in ["MODEL", "HISTORY"] {
+        c.dynamodb
+            .put_item()
+            .table_name(control.table_name())
+            .item("pk", AttributeValue::S("FN#checkout".into()))
+            .item("sk", AttributeValue::S(sk.into()))
+            .item("body", AttributeValue::B(aws_sdk_dynamodb::primitives::Blob::new(b"not gzip".to_vec())))
+            .send()
+            .await
+            .unwrap();
+    }
+    assert_eq!(control.get_model(&f).await.unwrap(), None);
+    let err = control.get_history(&f).await.unwrap_err();
+    assert_eq!(err.kind, ErrorKind::Fatal);
+    assert!(err.message.contains("FN#checkout") && err.message.contains("HISTORY"), "{}", err.message);
 }

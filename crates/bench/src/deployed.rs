@@ -130,6 +130,8 @@ pub struct DeployedFigures {
     pub deployed: SimReport,
     /// Warm-up calls the deployed steps sent.
     pub deployed_warm_sent: u64,
+    /// Models the forecast step fitted and kept (each a read of the history and two writes).
+    pub deployed_refits: u64,
 }
 
 /// Runs the demo fleet of `functions` for `days` with nothing, the simulator's slot and the
@@ -145,5 +147,6 @@ pub fn run_deployed(functions: usize, days: f64, seed: u64) -> Result<DeployedFi
         return Err(e);
     }
     let deployed_warm_sent = sim.autopilot.warm_sent;
-    Ok(DeployedFigures { baseline, slot, deployed: sim.finish(), deployed_warm_sent })
+    let deployed_refits = sim.autopilot.store.model_writes();
+    Ok(DeployedFigures { baseline, slot, deployed: sim.finish(), deployed_warm_sent, deployed_refits })
 }

@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::{Architecture, Concurrency, FunctionRef, MemoryMb, Minute};
 use crate::forecast::Forecast;
+use crate::forecast::kept::{BinHistory, KeptModel};
 use crate::observe::{LoadWindow, MinuteStats, WindowSummary};
 pub use crate::planner::acts::ActRecord;
 use crate::planner::evidence::IdleEvidence;
@@ -397,6 +398,16 @@ pub trait RunStore {
         from: Minute,
         to: Minute,
     ) -> impl Future<Output = PortResult<Vec<ActRecord>>> + Send;
+    /// Keeps the forecaster's model of `function` as last fitted, replacing the one before
+    /// (see [`crate::forecast::kept`]): read by every forecast, written at each refit.
+    fn put_model(&self, function: &FunctionRef, model: &KeptModel) -> impl Future<Output = PortResult<()>> + Send;
+    /// The kept model; `None` when there is none, or when the one kept no longer decodes
+    /// (written by another release): the caller refits, from the history.
+    fn get_model(&self, function: &FunctionRef) -> impl Future<Output = PortResult<Option<KeptModel>>> + Send;
+    /// Keeps the callers' arrivals per bin that the model is refitted from, replacing the
+    /// history before: read and written only at refits.
+    fn put_history(&self, function: &FunctionRef, history: &BinHistory) -> impl Future<Output = PortResult<()>> + Send;
+    fn get_history(&self, function: &FunctionRef) -> impl Future<Output = PortResult<Option<BinHistory>>> + Send;
 }
 
 /// One execution of one of the autopilot's own state machines, as the control endpoint
@@ -631,6 +642,22 @@ mod by_reference {
             to: Minute,
         ) -> impl Future<Output = PortResult<Vec<ActRecord>>> + Send {
             (**self).get_acts(function, from, to)
+        }
+        fn put_model(&self, function: &FunctionRef, model: &KeptModel) -> impl Future<Output = PortResult<()>> + Send {
+            (**self).put_model(function, model)
+        }
+        fn get_model(&self, function: &FunctionRef) -> impl Future<Output = PortResult<Option<KeptModel>>> + Send {
+            (**self).get_model(function)
+        }
+        fn put_history(
+            &self,
+            function: &FunctionRef,
+            history: &BinHistory,
+        ) -> impl Future<Output = PortResult<()>> + Send {
+            (**self).put_history(function, history)
+        }
+        fn get_history(&self, function: &FunctionRef) -> impl Future<Output = PortResult<Option<BinHistory>>> + Send {
+            (**self).get_history(function)
         }
     }
 }

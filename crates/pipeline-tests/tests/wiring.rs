@@ -126,8 +126,9 @@ fn allowed(owner: &str) -> &'static [&'static str] {
             "dynamodb:PutItem",
             "cloudwatch:GetMetricData",
         ],
-        // summaries read, forecasts written
-        "ForecastFunction" => &["dynamodb:Query", "dynamodb:PutItem"],
+        // summaries and act records read, forecasts written; the kept model read every run,
+        // the model and its history written (and the history read) at refits
+        "ForecastFunction" => &["dynamodb:Query", "dynamodb:GetItem", "dynamodb:PutItem"],
         "TuneMemoryFunction" | "TuneMemoryFleetPolicy" => &[
             "lambda:GetFunction",
             "lambda:GetFunctionConfiguration",

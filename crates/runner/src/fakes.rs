@@ -8,6 +8,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::future::{Future, ready};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
+use autopilot_core::forecast::kept::{BinHistory, KeptModel};
 use autopilot_core::observe::{MinuteStats, WindowSummary};
 use autopilot_core::ports::{
     ActRecord, AliasConfig, AliasRouting, ErrorKind, FunctionConfig, FunctionControl, MetricsSource, PcStatus,
@@ -19,17 +20,26 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// Summaries and forecasts in memory.
+/// Summaries, forecasts, act records and the kept forecasters in memory.
 #[derive(Debug, Default)]
 pub struct InMemoryRunStore {
     summaries: Mutex<HashMap<(FunctionRef, Minute, Minute), WindowSummary>>,
     forecasts: Mutex<HashMap<(FunctionRef, Minute), StoredForecast>>,
     acts: Mutex<BTreeMap<(FunctionRef, Minute), ActRecord>>,
+    models: Mutex<HashMap<FunctionRef, KeptModel>>,
+    histories: Mutex<HashMap<FunctionRef, BinHistory>>,
+    /// Models written (refits), for tests and benchmarks.
+    model_writes: Mutex<u64>,
 }
 
 impl InMemoryRunStore {
     pub fn summary_count(&self) -> usize {
         lock(&self.summaries).len()
+    }
+
+    /// Models written so far: the refits.
+    pub fn model_writes(&self) -> u64 {
+        *lock(&self.model_writes)
     }
 }
 
@@ -76,6 +86,25 @@ impl RunStore for InMemoryRunStore {
         let acts = lock(&self.acts);
         let range = acts.range((function.clone(), from)..(function.clone(), to));
         ready(Ok(range.map(|(_, a)| a.clone()).collect()))
+    }
+
+    fn put_model(&self, function: &FunctionRef, model: &KeptModel) -> impl Future<Output = PortResult<()>> + Send {
+        lock(&self.models).insert(function.clone(), model.clone());
+        *lock(&self.model_writes) += 1;
+        ready(Ok(()))
+    }
+
+    fn get_model(&self, function: &FunctionRef) -> impl Future<Output = PortResult<Option<KeptModel>>> + Send {
+        ready(Ok(lock(&self.models).get(function).cloned()))
+    }
+
+    fn put_history(&self, function: &FunctionRef, history: &BinHistory) -> impl Future<Output = PortResult<()>> + Send {
+        lock(&self.histories).insert(function.clone(), history.clone());
+        ready(Ok(()))
+    }
+
+    fn get_history(&self, function: &FunctionRef) -> impl Future<Output = PortResult<Option<BinHistory>>> + Send {
+        ready(Ok(lock(&self.histories).get(function).cloned()))
     }
 }
 

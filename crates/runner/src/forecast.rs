@@ -1,13 +1,14 @@
-//! forecast: per function of a batch, the core forecaster over the window's per-minute load,
-//! stored (with the window's mean INIT) for apply-concurrency.
+//! forecast: per function of a batch, the core forecaster over the window's per-minute load and
+//! the model kept from earlier runs, stored (with the window's mean INIT) for apply-concurrency.
 
-use autopilot_core::forecast::{ForecastConfig, ModelKind, forecast_load};
+use autopilot_core::forecast::kept::{BinHistory, KeptModel, ModelSource, model_source, refit_offset_minutes};
+use autopilot_core::forecast::{ForecastConfig, ModelKind, SeasonalModel, Series, forecast_with};
 use autopilot_core::observe::WindowSummary;
 use autopilot_core::planner::acts::{ledger_minutes, pc_minutes, round_minutes, warm_top, without_warmups};
 use autopilot_core::planner::evidence::IdleEvidence;
 use autopilot_core::planner::ledger::count_window;
 use autopilot_core::policy::Mode;
-use autopilot_core::ports::{RunStore, StoredForecast};
+use autopilot_core::ports::{PortResult, RunStore, StoredForecast};
 use autopilot_core::{FunctionRef, Minute};
 
 use crate::contract::{BatchInput, ForecastOutput, RunKind, SkipReason, Skipped};
@@ -75,7 +76,7 @@ async fn forecast_one<R: RunStore>(
     input: &BatchInput,
     function: &FunctionRef,
     config: &ForecastConfig,
-) -> autopilot_core::ports::PortResult<Option<ModelKind>> {
+) -> PortResult<Option<ModelKind>> {
     let (from, to) = (input.window.from.0, input.window.to.0);
     let Some(mut summary) = store.get_summary(function, from, to).await? else { return Ok(None) };
     let k = &input.policy.concurrency;
@@ -84,7 +85,8 @@ async fn forecast_one<R: RunStore>(
     let acts = store.get_acts(function, from, input.now.0.plus(1)).await?;
     let mut load = std::mem::take(&mut summary.load);
     without_warmups(&mut load, &acts);
-    let mut forecast = forecast_load(&load, &[], from, input.now.0, k.horizon_minutes, config);
+    let model = model_at(store, function, &load, from, input.now.0, config).await?;
+    let mut forecast = forecast_with(&model, &load, k.horizon_minutes, config);
     let kind = forecast.model;
     // The environments seen lately are not handed on: the stats count every environment that
     // served in a minute, one after the other included, which at a busy API is more than were
@@ -108,4 +110,36 @@ async fn forecast_one<R: RunStore>(
     };
     store.put_forecast(&stored).await?;
     Ok(Some(kind))
+}
+
+/// The function's model at the run's origin, from the callers' per-minute `load` of the
+/// window starting at `from`: the kept model advanced over the window's bins, or, when a refit
+/// is due, refitted on the kept history extended with them, both kept again (see
+/// `autopilot_core::forecast::kept`). A window alone holds a day: without what is kept the
+/// model would never have the two days a daily profile needs.
+async fn model_at<R: RunStore>(
+    store: &R,
+    function: &FunctionRef,
+    load: &[autopilot_core::observe::MinuteLoad],
+    from: Minute,
+    now: Minute,
+    config: &ForecastConfig,
+) -> PortResult<SeasonalModel> {
+    let step = config.slot_minutes.max(1);
+    let origin = forecast_origin(now, step);
+    let window_bins = (i64::from(config.max_history_days) * Minute::PER_DAY / i64::from(step)) as usize;
+    let recent = Series::from_minute_loads(from.min(origin), origin, load, &[]).rebin(step);
+    let kept = store.get_model(function).await?;
+    match model_source(kept, &recent, refit_offset_minutes(function.name())) {
+        ModelSource::Advanced(model) => Ok(*model),
+        ModelSource::WindowOnly => Ok(SeasonalModel::fit(&recent, config.max_history_days)),
+        ModelSource::Refit => {
+            let history = BinHistory::extended(store.get_history(function).await?, &recent, window_bins);
+            let model = SeasonalModel::fit(&history.series(), config.max_history_days);
+            // The history first: a model is never kept ahead of the history it came from.
+            store.put_history(function, &history).await?;
+            store.put_model(function, &KeptModel { fitted_at: origin, model: model.clone() }).await?;
+            Ok(model)
+        }
+    }
 }

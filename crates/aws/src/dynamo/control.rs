@@ -5,11 +5,11 @@
 //! | change record | `FN#<resourceId>` | `CHANGE#<id>` | `id` S, `at` N (minute), `status` S, `record` S (the [`ChangeRecord`] as JSON, status as first written), `changeAt` S (`MMMMMMMMMM#<id>`, sort key of the `byTime` index) |
 //! | lease | `FN#<resourceId>` | `LEASE` | `owner` S, `until` N (minute), `expiresAt` N (TTL, Unix s) |
 //! | window summary part | `FN#<resourceId>` | `SUMMARY#<to>#<from>#<part>` | `body` B (gzip of JSON), `parts` N, `writeId` S, `expiresAt` N (TTL) |
-//! | forecast, act record | see [`super::run_store`] | `FORECAST#<origin>`, `ACT#<minute>` | |
+//! | forecast, act record, kept model, bin history | see [`super::run_store`] | `FORECAST#<origin>`, `ACT#<minute>`, `MODEL`, `HISTORY` | |
 //!
 //! Local secondary index `byTime` (`pk`, `changeAt`), projection ALL: only change items carry
-//! `changeAt`, so the index is sparse and leases, summaries, forecasts and act records cost
-//! no index writes. Minutes
+//! `changeAt`, so the index is sparse and leases, summaries, forecasts, act records and the
+//! kept forecasters cost no index writes. Minutes
 //! in keys are 10-digit zero-padded. TTL is enabled on `expiresAt`; change records carry
 //! none (the change log is the audit trail).
 //!

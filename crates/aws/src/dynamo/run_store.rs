@@ -5,12 +5,18 @@
 //! |---|---|---|---|
 //! | forecast | `FN#<resourceId>` | `FORECAST#<origin>` (10-digit minute) | `body` B (gzip of the [`StoredForecast`] JSON), `expiresAt` N (TTL: [`FORECAST_TTL_MINUTES`] after the origin) |
 //! | act record | `FN#<resourceId>` (unqualified) | `ACT#<minute>` (10-digit) | `record` S (the [`ActRecord`] as JSON, about 200 bytes: one write unit), `expiresAt` N (TTL: [`ACT_TTL_DAYS`] after the run) |
+//! | kept model | `FN#<resourceId>` (unqualified) | `MODEL` | `body` B (gzip of the [`KeptModel`] JSON: profiles, error quantiles, level), `expiresAt` N (TTL: [`KEPT_TTL_DAYS`] after the fit) |
+//! | bin history | `FN#<resourceId>` (unqualified) | `HISTORY` | `body` B (gzip of the [`BinHistory`] JSON: up to 28 days of 5-minute bins), `expiresAt` N (TTL: [`KEPT_TTL_DAYS`] after the fit) |
+//!
+//! The kept model is read (eventually consistent) by every forecast; both are written at each
+//! refit, every 12 hours per function ([`autopilot_core::forecast::kept`]).
 //!
 //! Summaries expire [`SUMMARY_TTL_DAYS`] after their window ends.
 
 use std::io::{Read, Write};
 
 use autopilot_core::domain::{FunctionRef, Minute};
+use autopilot_core::forecast::kept::{BinHistory, KeptModel};
 use autopilot_core::observe::WindowSummary;
 use autopilot_core::ports::{ActRecord, ErrorKind, PortResult, RunStore, StoredForecast};
 use aws_sdk_dynamodb::primitives::Blob;
@@ -32,6 +38,12 @@ pub const ACT_PREFIX: &str = "ACT#";
 /// Act records outlive the longest window a run may read (28 days).
 pub const ACT_TTL_DAYS: i64 = 29;
 
+pub const MODEL_KEY: &str = "MODEL";
+pub const HISTORY_KEY: &str = "HISTORY";
+/// The kept model and history outlive the 28 days of history a refit reads: a function no
+/// longer run is forgotten after this.
+pub const KEPT_TTL_DAYS: i64 = 35;
+
 pub fn act_key(minute: Minute) -> String {
     format!("{ACT_PREFIX}{:010}", minute.0)
 }
@@ -51,6 +63,55 @@ fn gunzip_json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, String
     let mut json = Vec::new();
     GzDecoder::new(bytes).read_to_end(&mut json).map_err(|e| e.to_string())?;
     serde_json::from_slice(&json).map_err(|e| e.to_string())
+}
+
+impl ControlTable {
+    /// Writes `value` as the gzip JSON body of the function's item `sk`, with a TTL
+    /// [`KEPT_TTL_DAYS`] after `at`.
+    async fn put_body<T: serde::Serialize>(
+        &self,
+        function: &FunctionRef,
+        sk: &str,
+        value: &T,
+        at: Minute,
+    ) -> PortResult<()> {
+        const OP: &str = "DynamoDB.PutItem";
+        let body = gzip_json(value).map_err(|e| port_error(ErrorKind::InvalidInput, OP, e))?;
+        let expires = at.plus(KEPT_TTL_DAYS * Minute::PER_DAY).epoch_ms() / 1000;
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(Self::key(function_key(function), sk.to_owned())))
+            .item(BODY, AttributeValue::B(Blob::new(body)))
+            .item(TTL_ATTRIBUTE, AttributeValue::N(expires.to_string()))
+            .send()
+            .await
+            .classify(OP)?;
+        Ok(())
+    }
+
+    /// The gzip JSON body of the function's item `sk` (eventually consistent): `None` when
+    /// there is no such item, `Some(Err)` with the reason when its body does not decode.
+    async fn get_body<T: serde::de::DeserializeOwned>(
+        &self,
+        function: &FunctionRef,
+        sk: &str,
+    ) -> PortResult<Option<Result<T, String>>> {
+        const OP: &str = "DynamoDB.GetItem";
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::key(function_key(function), sk.to_owned())))
+            .send()
+            .await
+            .classify(OP)?;
+        let Some(item) = out.item() else { return Ok(None) };
+        Ok(Some(match item.get(BODY) {
+            Some(AttributeValue::B(b)) => gunzip_json(b.as_ref()),
+            _ => Err("no binary body".to_owned()),
+        }))
+    }
 }
 
 impl RunStore for ControlTable {
@@ -136,5 +197,36 @@ impl RunStore for ControlTable {
             out.push(act);
         }
         Ok(out)
+    }
+
+    async fn put_model(&self, function: &FunctionRef, model: &KeptModel) -> PortResult<()> {
+        self.put_body(function, MODEL_KEY, model, model.fitted_at).await
+    }
+
+    /// A model that does not decode (another release's) is `None`: the next forecast refits
+    /// it from the history and writes it again.
+    async fn get_model(&self, function: &FunctionRef) -> PortResult<Option<KeptModel>> {
+        Ok(self.get_body(function, MODEL_KEY).await?.and_then(Result::ok))
+    }
+
+    async fn put_history(&self, function: &FunctionRef, history: &BinHistory) -> PortResult<()> {
+        let end = history.start.plus(history.values.len() as i64 * i64::from(history.step_minutes));
+        self.put_body(function, HISTORY_KEY, history, end).await
+    }
+
+    async fn get_history(&self, function: &FunctionRef) -> PortResult<Option<BinHistory>> {
+        match self.get_body(function, HISTORY_KEY).await? {
+            None => Ok(None),
+            Some(Ok(history)) => Ok(Some(history)),
+            Some(Err(e)) => Err(port_error(
+                ErrorKind::Fatal,
+                "DynamoDB.GetItem",
+                format!(
+                    "the forecast history of {function} (item {} / {HISTORY_KEY}) does not decode: {e}; \
+                     delete the item to start the history afresh",
+                    function_key(function)
+                ),
+            )),
+        }
     }
 }

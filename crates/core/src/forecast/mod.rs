@@ -11,6 +11,7 @@
 //! below zero, and its quantiles are its own measured errors, so the burst tail the planner
 //! relies on is calibrated per function rather than assumed Gaussian.
 
+pub mod kept;
 pub mod quantiles;
 pub mod seasonal;
 pub mod series;
@@ -114,22 +115,41 @@ pub fn forecast_load(
     let from = Minute(history_from.0.max(origin.0 - i64::from(config.max_history_days) * Minute::PER_DAY));
     let series = Series::from_minute_loads(from, origin, load, gaps).rebin(config.slot_minutes.max(1));
     let model = SeasonalModel::fit(&series, config.max_history_days);
-    let slots = horizon_slots(&model, origin, slot, horizon_minutes);
-    Forecast {
-        origin,
-        slot_minutes: config.slot_minutes,
-        model: model.kind,
-        history_minutes: model.known_bins as u64 * slot as u64,
-        mean_duration_ms: mean_duration_ms(|| load.iter().map(|l| (l.minute, l.invocations, l.concurrency)), origin),
-        slots,
-        recent_environments: recent_environments(load.iter().map(|l| (l.minute, l.environments)), origin),
-    }
+    forecast_at(&model, origin, load, horizon_minutes, config)
 }
 
-/// The model's forecast for the slots of `step` minutes that cover `horizon_minutes` from
-/// `origin` (where the model's history ends).
-fn horizon_slots(model: &SeasonalModel, origin: Minute, step: i64, horizon_minutes: u32) -> Vec<SlotForecast> {
-    slot_forecasts(&horizon_bins(model, origin, step, horizon_minutes))
+/// The forecast of `model` (fitted, or advanced, to its origin) for `horizon_minutes` from
+/// its origin, with what the forecast needs besides the model from the per-minute `load`
+/// before the origin: busy time per call and recent environments.
+pub fn forecast_with(
+    model: &SeasonalModel,
+    load: &[MinuteLoad],
+    horizon_minutes: u32,
+    config: &ForecastConfig,
+) -> Forecast {
+    forecast_at(model, model.origin, load, horizon_minutes, config)
+}
+
+/// [`forecast_with`] from `origin` (the model's, but for a history that starts after it).
+fn forecast_at(
+    model: &SeasonalModel,
+    origin: Minute,
+    load: &[MinuteLoad],
+    horizon_minutes: u32,
+    config: &ForecastConfig,
+) -> Forecast {
+    let step = i64::from(model.step_minutes);
+    let window_bins = (i64::from(config.max_history_days) * Minute::PER_DAY / step) as usize;
+    Forecast {
+        origin,
+        slot_minutes: model.step_minutes,
+        model: model.kind,
+        // An advanced model counts every bin it took; a fit only those of its window.
+        history_minutes: model.known_bins.min(window_bins) as u64 * step as u64,
+        mean_duration_ms: mean_duration_ms(|| load.iter().map(|l| (l.minute, l.invocations, l.concurrency)), origin),
+        slots: slot_forecasts(&horizon_bins(model, origin, step, horizon_minutes)),
+        recent_environments: recent_environments(load.iter().map(|l| (l.minute, l.environments)), origin),
+    }
 }
 
 /// [`horizon_slots`] on the model's scale, with each slot's start.

@@ -43,6 +43,13 @@ const SHIFT_Z: f64 = 4.0;
 const KERNEL_CENTRE: f64 = 0.5;
 const KERNEL_NOISE_SHARE: f64 = 6.0 / 16.0;
 
+/// New bins a model was advanced over, and how many of them came above its p99.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Surprises {
+    pub bins: usize,
+    pub above_p99: usize,
+}
+
 /// Which structure the history supported.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -57,8 +64,10 @@ pub enum ModelKind {
     Weekly,
 }
 
-/// A fitted model, positioned at the end of its history.
-#[derive(Debug, Clone, PartialEq)]
+/// A fitted model, positioned at the end of its history. Serializable so that a step that
+/// keeps nothing in memory can keep it between runs ([`super::kept`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct SeasonalModel {
     pub kind: ModelKind,
     /// First minute after the history: bin 0 of a forecast starts here.
@@ -80,12 +89,14 @@ pub struct SeasonalModel {
 
 /// The level's running state at the end of the history: the EWMA before the shift test, its
 /// smoothing, the innovations seen, and the residuals of the shift window (`NaN` = no data).
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 struct LevelTail {
     ewma: Option<f64>,
     alpha: f64,
     innovation_ss: f64,
     innovations: usize,
+    #[serde(with = "super::series::nan_as_null")]
     recent: std::collections::VecDeque<f64>,
     window: usize,
     last_resid: f64,
@@ -151,13 +162,24 @@ impl SeasonalModel {
     /// level-shift test, AR(1) deviation). Cheap enough to run at every bin; refit now and then
     /// (profiles and errors move slowly: a week's half-life, a week's window).
     pub fn advance(&mut self, values: &[f64]) {
+        self.advance_counting(values);
+    }
+
+    /// [`Self::advance`], counting how often the new bins came above the model's own p99: of
+    /// the bins with data, those whose error against the model's forecast of them just before
+    /// (as the level stood then) exceeds that horizon's p99 error. A model that describes its
+    /// series sees about 1%; many more say the fit no longer does (a young history whose
+    /// errors were measured on nothing like today's traffic, a new rhythm) and it is time to
+    /// refit rather than advance.
+    pub fn advance_counting(&mut self, values: &[f64]) -> Surprises {
+        let mut seen = Surprises::default();
         if self.kind == ModelKind::NoHistory {
             if values.iter().any(|v| !v.is_nan()) {
                 // Data where there was none: nothing to advance, the caller must refit.
                 self.known_bins += values.iter().filter(|v| !v.is_nan()).count();
             }
             self.origin = self.origin.plus(values.len() as i64 * i64::from(self.step_minutes));
-            return;
+            return seen;
         }
         let step = i64::from(self.step_minutes);
         for &y in values {
@@ -169,7 +191,13 @@ impl SeasonalModel {
                 self.last_age += 1;
                 continue;
             }
-            let resid = (y.max(0.0) * step as f64).ln_1p() - self.seasonal_at(minute);
+            let seasonal = self.seasonal_at(minute);
+            let z = (y.max(0.0) * step as f64).ln_1p();
+            let h = 1 + self.last_age;
+            let expected = seasonal + self.level + self.phi.powi(h.min(i64::from(i32::MAX)) as i32) * self.last_dev;
+            seen.bins += 1;
+            seen.above_p99 += usize::from(z - expected > self.error_stats(h * step)[5]);
+            let resid = z - seasonal;
             let t = &mut self.tail;
             for _ in 0..self.last_age.min(t.window as i64) {
                 t.push_recent(f64::NAN);
@@ -184,9 +212,10 @@ impl SeasonalModel {
             t.push_recent(resid);
             self.known_bins += 1;
             self.last_age = 0;
+            self.level = self.tail.current(self.phi);
+            self.last_dev = self.tail.last_resid - self.level;
         }
-        self.level = self.tail.current(self.phi);
-        self.last_dev = self.tail.last_resid - self.level;
+        seen
     }
 
     /// True when the model needs a refit rather than [`Self::advance`] to take new data: it

@@ -111,6 +111,29 @@ impl Series {
     }
 }
 
+/// Serde for a sequence of `f64` in which `NaN` means "no data": JSON has no `NaN`, so it is
+/// written as `null` and read back as `NaN` (`#[serde(with = "nan_as_null")]`).
+pub mod nan_as_null {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<T, S>(values: &T, s: S) -> Result<S::Ok, S::Error>
+    where
+        for<'a> &'a T: IntoIterator<Item = &'a f64>,
+        S: Serializer,
+    {
+        s.collect_seq(values.into_iter().map(|v| (!v.is_nan()).then_some(*v)))
+    }
+
+    pub fn deserialize<'de, T, D>(d: D) -> Result<T, D::Error>
+    where
+        T: FromIterator<f64>,
+        D: Deserializer<'de>,
+    {
+        let values = Vec::<Option<f64>>::deserialize(d)?;
+        Ok(values.into_iter().map(|v| v.unwrap_or(f64::NAN)).collect())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -83,6 +83,12 @@ pub fn run(args: &DeployedArgs, out: &mut dyn Write, _err: &mut dyn Write) -> Re
     )?;
     writeln!(
         out,
+        "the deployed forecast step fitted and kept a model {} times: {:.2} per function per day (each a read of the history and two writes)",
+        f.deployed_refits,
+        f.deployed_refits as f64 / (args.functions as f64 * args.days)
+    )?;
+    writeln!(
+        out,
         "deployed: functions={} days={} cost_delta_pct={:.1} cold_start_delta_pct={:.1} slot_cost_delta_pct={:.1} slot_cold_start_delta_pct={:.1}",
         args.functions,
         args.days,
