@@ -53,6 +53,15 @@ fn simulate_runs_a_small_fleet_and_writes_the_documented_json() {
     assert!(text.contains("Memory tuner") && text.contains("rollback"), "{text}");
     assert!(text.contains("Cold starts (forecast + plan every 5 min") && text.contains("PC util"), "{text}");
     let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&json_path).unwrap()).unwrap();
+    // The planner's table and the summary count the cold starts callers waited for apart from
+    // the warm-up calls that landed cold.
+    let total = &v["autopilot"]["total"];
+    let landed_cold = total["warmups"]["landedCold"].as_u64().unwrap();
+    assert!(landed_cold > 0, "some rounds landed on reclaimed environments: the two counts differ");
+    let callers = total["coldStarts"].as_u64().unwrap() - landed_cold;
+    let planner_total = text.lines().rfind(|l| l.starts_with("total")).unwrap_or_default();
+    let digits: String = planner_total.split_whitespace().nth(2).unwrap_or_default().replace(',', "");
+    assert!(text.contains("callers cold") && digits == callers.to_string(), "{callers}: {planner_total}");
     std::fs::remove_file(&json_path).unwrap();
     assert_eq!(v["schema"], "autopilot.simulate.v1");
     assert_eq!(v["config"]["functions"], 14);

@@ -39,6 +39,14 @@ pub struct FunctionReport {
     pub cost_usd: f64,
 }
 
+impl FunctionReport {
+    /// Cold starts callers waited for: [`Self::cold_starts`] counts those of the warm-up calls
+    /// that landed on a reclaimed environment too (their INIT is billed, but no caller waited).
+    pub fn callers_cold_starts(&self) -> u64 {
+        self.cold_starts.saturating_sub(u64::from(self.warmups.landed_cold))
+    }
+}
+
 /// A whole run.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]

@@ -252,9 +252,10 @@ fn print_cold_starts(
     writeln!(out)?;
     writeln!(
         out,
-        "Cold starts (forecast + plan every {} min, PC on aliases, keep-warm on): per function, cold starts \
-         avoided, provisioned concurrency's cost and utilisation (busy share of the GB-s allocated), warm-up calls, \
-         and the total cost change with the memory tuner's changes.",
+        "Cold starts (forecast + plan every {} min, PC on aliases, keep-warm on): per function, the cold starts \
+         callers waited for and the share avoided, provisioned concurrency's cost and utilisation (busy share of \
+         the GB-s allocated), warm-up calls and those that landed on a reclaimed environment (a cold start no \
+         caller waited for, its INIT billed), and the total cost change with the memory tuner's changes.",
         args.concurrency_every
     )?;
     let prices = cfg.cost_model.prices();
@@ -271,7 +272,7 @@ fn print_cold_starts(
         "function",
         "traffic",
         "cold base",
-        "cold auto",
+        "callers cold",
         "avoided",
         "PC $",
         "PC util",
@@ -284,8 +285,8 @@ fn print_cold_starts(
             b.name.clone(),
             b.traffic.clone(),
             thousands(b.cold_starts),
-            thousands(a.cold_starts),
-            format!("{:+.0}%", 0.0 - pct_change(b.cold_starts as f64, a.cold_starts as f64) + 0.0),
+            thousands(a.callers_cold_starts()),
+            format!("{:+.0}%", 0.0 - pct_change(b.cold_starts as f64, a.callers_cold_starts() as f64) + 0.0),
             dollars(a.cost.pc()),
             utilisation(a),
             thousands(u64::from(a.warmups.sent)),
@@ -397,14 +398,16 @@ fn print_report(
     writeln!(out)?;
     writeln!(
         out,
-        "Cost: baseline ${:.2}, autopilot ${:.2} ({:+.1}%). Cold starts: {} → {} ({:.3}% → {:.3}% of invocations).",
+        "Cost: baseline ${:.2}, autopilot ${:.2} ({:+.1}%). Cold starts: {} → {} ({:.3}% → {:.3}% of invocations), \
+         {} of them callers waited for.",
         b.cost_usd,
         a.cost_usd,
         pct_change(b.cost_usd, a.cost_usd),
         thousands(b.cold_starts),
         thousands(a.cold_starts),
         100.0 * b.cold_start_share,
-        100.0 * a.cold_start_share
+        100.0 * a.cold_start_share,
+        thousands(a.callers_cold_starts())
     )?;
     writeln!(
         out,

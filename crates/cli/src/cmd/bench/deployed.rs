@@ -3,7 +3,7 @@
 use std::io::Write;
 
 use autopilot_bench::deployed::run_deployed;
-use autopilot_sim::{FunctionReport, SimReport};
+use autopilot_sim::SimReport;
 use clap::Args;
 
 use crate::CliError;
@@ -32,14 +32,9 @@ fn pct(after: f64, before: f64) -> f64 {
     if before > 0.0 { 100.0 * (after - before) / before } else { 0.0 }
 }
 
-/// Cold starts callers waited for: a warm-up call that landed on a reclaimed environment is
-/// counted among the simulator's cold starts, but no caller waited for it.
-fn callers_cold(r: &FunctionReport) -> u64 {
-    r.cold_starts.saturating_sub(u64::from(r.warmups.landed_cold))
-}
-
+/// Cold starts callers waited for, in total ([`autopilot_sim::FunctionReport::callers_cold_starts`]).
 fn cold(r: &SimReport) -> f64 {
-    callers_cold(&r.total) as f64
+    r.total.callers_cold_starts() as f64
 }
 
 pub fn run(args: &DeployedArgs, out: &mut dyn Write, _err: &mut dyn Write) -> Result<(), CliError> {
@@ -65,9 +60,9 @@ pub fn run(args: &DeployedArgs, out: &mut dyn Write, _err: &mut dyn Write) -> Re
             "{:<22} {:<14} {:>9} {:>9} {:>9} {:>10.4} {:>10.4} {:>10.4}",
             name,
             b.traffic,
-            callers_cold(b),
-            callers_cold(s),
-            callers_cold(d),
+            b.callers_cold_starts(),
+            s.callers_cold_starts(),
+            d.callers_cold_starts(),
             b.cost_usd,
             s.cost_usd,
             d.cost_usd
