@@ -135,6 +135,11 @@ async fn model_at<R: RunStore>(
         ModelSource::WindowOnly => Ok(SeasonalModel::fit(&recent, config.max_history_days)),
         ModelSource::Refit => {
             let history = BinHistory::extended(store.get_history(function).await?, &recent, window_bins);
+            if history.end() != origin {
+                // A kept history that runs past this run (an old execution run again, its model
+                // gone): this run's bins alone, nothing kept.
+                return Ok(SeasonalModel::fit(&recent, config.max_history_days));
+            }
             let model = SeasonalModel::fit(&history.series(), config.max_history_days);
             // The history first: a model is never kept ahead of the history it came from.
             store.put_history(function, &history).await?;

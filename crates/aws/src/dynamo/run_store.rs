@@ -210,8 +210,7 @@ impl RunStore for ControlTable {
     }
 
     async fn put_history(&self, function: &FunctionRef, history: &BinHistory) -> PortResult<()> {
-        let end = history.start.plus(history.values.len() as i64 * i64::from(history.step_minutes));
-        self.put_body(function, HISTORY_KEY, history, end).await
+        self.put_body(function, HISTORY_KEY, history, history.end()).await
     }
 
     async fn get_history(&self, function: &FunctionRef) -> PortResult<Option<BinHistory>> {

@@ -51,6 +51,11 @@ impl BinHistory {
         Series::new(self.start, self.step_minutes.max(1), self.values.clone())
     }
 
+    /// Minute just after the last bin.
+    pub fn end(&self) -> Minute {
+        self.start.plus(self.values.len() as i64 * i64::from(self.step_minutes.max(1)))
+    }
+
     /// `kept` (none at first) followed by the bins of `recent` after its end, with `NaN` for
     /// any bins between the two (runs that did not happen); the newest `max_bins` of them.
     /// A history of another step is dropped: `recent` alone.
@@ -60,7 +65,7 @@ impl BinHistory {
             _ => Self { start: recent.start, step_minutes: recent.step_minutes, values: Vec::new() },
         };
         let step = i64::from(out.step_minutes.max(1));
-        let end = out.start.plus(out.values.len() as i64 * step);
+        let end = out.end();
         if recent.start > end {
             out.values.extend(std::iter::repeat_n(f64::NAN, ((recent.start.0 - end.0) / step) as usize));
         }

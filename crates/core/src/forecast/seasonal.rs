@@ -166,8 +166,8 @@ impl SeasonalModel {
     }
 
     /// [`Self::advance`], counting how often the new bins came above the model's own p99: of
-    /// the bins with data, those whose error against the model's forecast of them just before
-    /// (as the level stood then) exceeds that horizon's p99 error. A model that describes its
+    /// the bins with data, those with at least one call more than the p99 of the model's
+    /// forecast of them just before (as the level stood then). A model that describes its
     /// series sees about 1%; many more say the fit no longer does (a young history whose
     /// errors were measured on nothing like today's traffic, a new rhythm) and it is time to
     /// refit rather than advance.
@@ -196,7 +196,10 @@ impl SeasonalModel {
             let h = 1 + self.last_age;
             let expected = seasonal + self.level + self.phi.powi(h.min(i64::from(i32::MAX)) as i32) * self.last_dev;
             seen.bins += 1;
-            seen.above_p99 += usize::from(z - expected > self.error_stats(h * step)[5]);
+            // At least one call above the p99's count: a constant series, whose errors are all
+            // zero, is not surprised by rounding.
+            let p99 = (expected + self.error_stats(h * step)[5]).exp_m1();
+            seen.above_p99 += usize::from(z.exp_m1() - p99 >= 1.0);
             let resid = z - seasonal;
             let t = &mut self.tail;
             for _ in 0..self.last_age.min(t.window as i64) {
