@@ -44,6 +44,11 @@ pub const HISTORY_KEY: &str = "HISTORY";
 /// longer run is forgotten after this.
 pub const KEPT_TTL_DAYS: i64 = 35;
 
+/// TTL (Unix seconds) of a kept model or history written at `at`.
+fn kept_expiry(at: Minute) -> i64 {
+    at.plus(KEPT_TTL_DAYS * Minute::PER_DAY).epoch_ms() / 1000
+}
+
 pub fn act_key(minute: Minute) -> String {
     format!("{ACT_PREFIX}{:010}", minute.0)
 }
@@ -66,43 +71,44 @@ fn gunzip_json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, String
 }
 
 impl ControlTable {
-    /// Writes `value` as the gzip JSON body of the function's item `sk`, with a TTL
-    /// [`KEPT_TTL_DAYS`] after `at`.
+    /// Writes `value` as the gzip JSON body of the function's item `sk`, expiring at
+    /// `expires_at` (Unix seconds; the table's TTL).
     async fn put_body<T: serde::Serialize>(
         &self,
         function: &FunctionRef,
-        sk: &str,
+        sk: String,
         value: &T,
-        at: Minute,
+        expires_at: i64,
     ) -> PortResult<()> {
         const OP: &str = "DynamoDB.PutItem";
         let body = gzip_json(value).map_err(|e| port_error(ErrorKind::InvalidInput, OP, e))?;
-        let expires = at.plus(KEPT_TTL_DAYS * Minute::PER_DAY).epoch_ms() / 1000;
         self.client
             .put_item()
             .table_name(&self.table)
-            .set_item(Some(Self::key(function_key(function), sk.to_owned())))
+            .set_item(Some(Self::key(function_key(function), sk)))
             .item(BODY, AttributeValue::B(Blob::new(body)))
-            .item(TTL_ATTRIBUTE, AttributeValue::N(expires.to_string()))
+            .item(TTL_ATTRIBUTE, AttributeValue::N(expires_at.to_string()))
             .send()
             .await
             .classify(OP)?;
         Ok(())
     }
 
-    /// The gzip JSON body of the function's item `sk` (eventually consistent): `None` when
+    /// The gzip JSON body of the function's item `sk` (`consistent` or not): `None` when
     /// there is no such item, `Some(Err)` with the reason when its body does not decode.
     async fn get_body<T: serde::de::DeserializeOwned>(
         &self,
         function: &FunctionRef,
-        sk: &str,
+        sk: String,
+        consistent: bool,
     ) -> PortResult<Option<Result<T, String>>> {
         const OP: &str = "DynamoDB.GetItem";
         let out = self
             .client
             .get_item()
             .table_name(&self.table)
-            .set_key(Some(Self::key(function_key(function), sk.to_owned())))
+            .set_key(Some(Self::key(function_key(function), sk)))
+            .consistent_read(consistent)
             .send()
             .await
             .classify(OP)?;
@@ -125,39 +131,21 @@ impl RunStore for ControlTable {
     }
 
     async fn put_forecast(&self, forecast: &StoredForecast) -> PortResult<()> {
-        const OP: &str = "DynamoDB.PutItem";
-        let body = gzip_json(forecast).map_err(|e| port_error(ErrorKind::InvalidInput, OP, e))?;
         let origin = forecast.forecast.origin;
         let expires = origin.plus(FORECAST_TTL_MINUTES).epoch_ms() / 1000;
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(Self::key(function_key(&forecast.function), forecast_key(origin))))
-            .item(BODY, AttributeValue::B(Blob::new(body)))
-            .item(TTL_ATTRIBUTE, AttributeValue::N(expires.to_string()))
-            .send()
-            .await
-            .classify(OP)?;
-        Ok(())
+        self.put_body(&forecast.function, forecast_key(origin), forecast, expires).await
     }
 
+    /// Consistent: apply-concurrency reads the forecast the step before it has just written.
     async fn get_forecast(&self, function: &FunctionRef, origin: Minute) -> PortResult<Option<StoredForecast>> {
-        const OP: &str = "DynamoDB.GetItem";
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(Self::key(function_key(function), forecast_key(origin))))
-            .consistent_read(true)
-            .send()
-            .await
-            .classify(OP)?;
-        let Some(item) = out.item() else { return Ok(None) };
-        match item.get(BODY) {
-            Some(AttributeValue::B(b)) => gunzip_json(b.as_ref())
-                .map(Some)
-                .map_err(|e| port_error(ErrorKind::Fatal, OP, format!("forecast of {function} does not decode: {e}"))),
-            _ => Err(port_error(ErrorKind::Fatal, OP, format!("forecast item of {function} has no binary body"))),
+        match self.get_body(function, forecast_key(origin), true).await? {
+            None => Ok(None),
+            Some(Ok(forecast)) => Ok(Some(forecast)),
+            Some(Err(e)) => Err(port_error(
+                ErrorKind::Fatal,
+                "DynamoDB.GetItem",
+                format!("forecast of {function} does not decode: {e}"),
+            )),
         }
     }
 
@@ -200,21 +188,21 @@ impl RunStore for ControlTable {
     }
 
     async fn put_model(&self, function: &FunctionRef, model: &KeptModel) -> PortResult<()> {
-        self.put_body(function, MODEL_KEY, model, model.fitted_at).await
+        self.put_body(function, MODEL_KEY.to_owned(), model, kept_expiry(model.fitted_at)).await
     }
 
     /// A model that does not decode (another release's) is `None`: the next forecast refits
     /// it from the history and writes it again.
     async fn get_model(&self, function: &FunctionRef) -> PortResult<Option<KeptModel>> {
-        Ok(self.get_body(function, MODEL_KEY).await?.and_then(Result::ok))
+        Ok(self.get_body(function, MODEL_KEY.to_owned(), false).await?.and_then(Result::ok))
     }
 
     async fn put_history(&self, function: &FunctionRef, history: &BinHistory) -> PortResult<()> {
-        self.put_body(function, HISTORY_KEY, history, history.end()).await
+        self.put_body(function, HISTORY_KEY.to_owned(), history, kept_expiry(history.end())).await
     }
 
     async fn get_history(&self, function: &FunctionRef) -> PortResult<Option<BinHistory>> {
-        match self.get_body(function, HISTORY_KEY).await? {
+        match self.get_body(function, HISTORY_KEY.to_owned(), false).await? {
             None => Ok(None),
             Some(Ok(history)) => Ok(Some(history)),
             Some(Err(e)) => Err(port_error(

@@ -137,16 +137,11 @@ pub fn refit_offset_minutes(name: &str) -> i64 {
 #[cfg(test)]
 mod tests {
     use super::super::forecast_with;
-    use super::super::tests::poisson_loads;
+    use super::super::tests::{daily_rate as daily, poisson_loads};
     use super::super::{ForecastConfig, ModelKind};
     use super::*;
 
     const DAY: i64 = Minute::PER_DAY;
-
-    fn daily(m: Minute) -> f64 {
-        let phase = m.minute_of_day() as f64 / 1440.0 * std::f64::consts::TAU;
-        10.0 - 8.0 * phase.cos()
-    }
 
     fn bins(load: &[crate::observe::MinuteLoad], from: i64, to: i64) -> Series {
         Series::from_minute_loads(Minute(from), Minute(to), load, &[]).rebin(5)

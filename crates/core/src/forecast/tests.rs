@@ -54,7 +54,7 @@ pub(crate) fn poisson_loads(from: i64, minutes: i64, seed: u64, rate: impl Fn(Mi
 }
 
 /// Daily cycle between 2 and 18 per minute, peak mid-day.
-fn daily_rate(m: Minute) -> f64 {
+pub(crate) fn daily_rate(m: Minute) -> f64 {
     let phase = m.minute_of_day() as f64 / 1440.0 * std::f64::consts::TAU;
     10.0 - 8.0 * phase.cos()
 }

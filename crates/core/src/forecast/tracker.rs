@@ -241,15 +241,10 @@ impl Tracker {
 mod tests {
     use super::super::Quantiles;
     use super::super::forecast_load;
-    use super::super::tests::poisson_loads;
+    use super::super::tests::{daily_rate as daily, poisson_loads};
     use super::*;
 
     const DAY: i64 = Minute::PER_DAY;
-
-    fn daily(m: Minute) -> f64 {
-        let phase = m.minute_of_day() as f64 / 1440.0 * std::f64::consts::TAU;
-        10.0 - 8.0 * phase.cos()
-    }
 
     /// Runs every 5 minutes over `[from, to)`, pushing the new minutes and forecasting an
     /// hour; yields the tracker's forecast and `forecast_load`'s on the same minutes.
