@@ -59,12 +59,15 @@ impl BinHistory {
     /// `kept` (none at first) followed by the bins of `recent` after its end, with `NaN` for
     /// any bins between the two (runs that did not happen); the newest `max_bins` of them.
     /// A history of another step is dropped: `recent` alone.
+    /// A history that ends more than `max_bins` before `recent` starts is dropped too: none
+    /// of it would be kept.
     pub fn extended(kept: Option<Self>, recent: &Series, max_bins: usize) -> Self {
+        let step = i64::from(recent.step_minutes.max(1));
+        let reaches = |h: &Self| (recent.start.0 - h.end().0) / step <= max_bins as i64;
         let mut out = match kept {
-            Some(h) if h.step_minutes == recent.step_minutes => h,
+            Some(h) if h.step_minutes == recent.step_minutes && reaches(&h) => h,
             _ => Self { start: recent.start, step_minutes: recent.step_minutes, values: Vec::new() },
         };
-        let step = i64::from(out.step_minutes.max(1));
         let end = out.end();
         if recent.start > end {
             out.values.extend(std::iter::repeat_n(f64::NAN, ((recent.start.0 - end.0) / step) as usize));
@@ -161,9 +164,11 @@ mod tests {
         assert_eq!(later.values[0], 4.0);
         assert!(later.values[1].is_nan() && later.values[2].is_nan());
         assert_eq!(later.values[3..], [5.0, 6.0]);
-        // Another step: the new bins alone.
-        let other = BinHistory::extended(Some(first), &Series::new(Minute(120), 10, vec![7.0]), 10);
+        // Another step, or an end further back than the bins kept: the new bins alone.
+        let other = BinHistory::extended(Some(first.clone()), &Series::new(Minute(120), 10, vec![7.0]), 10);
         assert_eq!((other.start, other.step_minutes, other.values.as_slice()), (Minute(120), 10, &[7.0][..]));
+        let long_ago = BinHistory::extended(Some(first), &Series::new(Minute(100_000), 5, vec![8.0]), 10);
+        assert_eq!((long_ago.start, long_ago.values.as_slice()), (Minute(100_000), &[8.0][..]));
     }
 
     #[test]
