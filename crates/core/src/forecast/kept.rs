@@ -17,7 +17,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::seasonal::SeasonalModel;
+use super::seasonal::{SeasonalModel, Surprises};
 use super::series::{Series, nan_as_null};
 use crate::domain::Minute;
 
@@ -119,10 +119,20 @@ pub fn model_source(kept: Option<KeptModel>, recent: &Series, offset_minutes: i6
     let step = i64::from(recent.step_minutes);
     let from = ((model.origin.0 - recent.start.0) / step) as usize;
     let seen = model.advance_counting(&recent.values[from..]);
-    let surprised = seen.bins as i64 * step >= SURPRISE_MINUTES
+    if model.needs_refit() || surprised(seen, step) {
+        ModelSource::Refit
+    } else {
+        ModelSource::Advanced(Box::new(model))
+    }
+}
+
+/// Whether the bins a model was advanced over since its fit (of `step_minutes` each) say it is
+/// time to refit: they span [`SURPRISE_MINUTES`] and more than [`SURPRISE_SHARE`] of them (at
+/// least [`SURPRISE_MIN`]) came above its p99.
+pub fn surprised(seen: Surprises, step_minutes: i64) -> bool {
+    seen.bins as i64 * step_minutes >= SURPRISE_MINUTES
         && seen.above_p99 >= SURPRISE_MIN
-        && seen.above_p99 as f64 > SURPRISE_SHARE * seen.bins as f64;
-    if model.needs_refit() || surprised { ModelSource::Refit } else { ModelSource::Advanced(Box::new(model)) }
+        && seen.above_p99 as f64 > SURPRISE_SHARE * seen.bins as f64
 }
 
 /// Minute of the [`REFIT_MINUTES`] period (from midnight UTC) after which a function's model

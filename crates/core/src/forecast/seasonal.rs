@@ -192,14 +192,16 @@ impl SeasonalModel {
                 continue;
             }
             let seasonal = self.seasonal_at(minute);
-            let z = (y.max(0.0) * step as f64).ln_1p();
+            let calls = y.max(0.0) * step as f64;
+            let z = calls.ln_1p();
             let h = 1 + self.last_age;
             let expected = seasonal + self.level + self.phi.powi(h.min(i64::from(i32::MAX)) as i32) * self.last_dev;
             seen.bins += 1;
-            // At least one call above the p99's count: a constant series, whose errors are all
-            // zero, is not surprised by rounding.
-            let p99 = (expected + self.error_stats(h * step)[5]).exp_m1();
-            seen.above_p99 += usize::from(z.exp_m1() - p99 >= 1.0);
+            // At least one call above the p99's count, e^(z) − e^(p99) ≥ 1, i.e. calls ≥ e^(p99)
+            // (a constant series, whose errors are all zero, is not surprised by rounding); the
+            // exponential only for the few bins above the p99 at all.
+            let p99 = expected + self.error_stats(h * step)[5];
+            seen.above_p99 += usize::from(z > p99 && calls >= p99.exp());
             let resid = z - seasonal;
             let t = &mut self.tail;
             for _ in 0..self.last_age.min(t.window as i64) {
