@@ -3,7 +3,7 @@
 
 use autopilot_core::forecast::kept::{BinHistory, KeptModel, ModelSource, model_source, refit_offset_minutes};
 use autopilot_core::forecast::{ForecastConfig, ModelKind, SeasonalModel, Series, forecast_with};
-use autopilot_core::observe::WindowSummary;
+use autopilot_core::observe::{MinuteLoad, WindowSummary};
 use autopilot_core::planner::acts::{ledger_minutes, pc_minutes, round_minutes, warm_top, without_warmups};
 use autopilot_core::planner::evidence::IdleEvidence;
 use autopilot_core::planner::ledger::count_window;
@@ -120,7 +120,7 @@ async fn forecast_one<R: RunStore>(
 async fn model_at<R: RunStore>(
     store: &R,
     function: &FunctionRef,
-    load: &[autopilot_core::observe::MinuteLoad],
+    load: &[MinuteLoad],
     from: Minute,
     now: Minute,
     config: &ForecastConfig,

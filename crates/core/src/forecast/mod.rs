@@ -152,7 +152,8 @@ fn forecast_at(
     }
 }
 
-/// [`horizon_slots`] on the model's scale, with each slot's start.
+/// The model's forecast for the slots of `step` minutes that cover `horizon_minutes` from
+/// `origin` (where the model's history ends), on the model's scale, with each slot's start.
 fn horizon_bins(model: &SeasonalModel, origin: Minute, step: i64, horizon_minutes: u32) -> Vec<(Minute, BinForecast)> {
     let bins = (i64::from(horizon_minutes) + step - 1).div_euclid(step) as usize;
     model.bins_iter(0, bins).enumerate().map(|(k, b)| (origin.plus(k as i64 * step), b)).collect()
