@@ -20,6 +20,7 @@ use aws_smithy_runtime_api::client::http::SharedHttpClient;
 use aws_smithy_runtime_api::client::interceptors::SharedInterceptor;
 
 use crate::calls::ApiCalls;
+use crate::capacity::DynamoUnits;
 
 /// Retry and timeout settings shared by every client.
 ///
@@ -85,7 +86,8 @@ pub fn https_client() -> SharedHttpClient {
     aws_smithy_http_client::Builder::new().tls_provider(tls::Provider::Rustls(CryptoMode::Ring)).build_https()
 }
 
-/// One client per service, sharing configuration and the call counter.
+/// One client per service, sharing configuration and the call counter (the DynamoDB client
+/// also counts its request units into it: [`DynamoUnits`]).
 #[derive(Debug, Clone)]
 pub struct Clients {
     pub dynamodb: aws_sdk_dynamodb::Client,
@@ -127,8 +129,9 @@ impl Clients {
     pub fn with_interceptors(config: &SdkConfig, extra: &[SharedInterceptor]) -> Self {
         let calls = ApiCalls::new();
         macro_rules! client {
-            ($krate:ident) => {{
+            ($krate:ident $(, $own:expr)*) => {{
                 let mut builder = $krate::config::Builder::from(config).interceptor(calls.clone());
+                $(builder.push_interceptor(SharedInterceptor::new($own));)*
                 for i in extra {
                     builder.push_interceptor(i.clone());
                 }
@@ -136,7 +139,7 @@ impl Clients {
             }};
         }
         Self {
-            dynamodb: client!(aws_sdk_dynamodb),
+            dynamodb: client!(aws_sdk_dynamodb, DynamoUnits::new(calls.clone())),
             lambda: client!(aws_sdk_lambda),
             cloudwatch: client!(aws_sdk_cloudwatch),
             logs: client!(aws_sdk_cloudwatchlogs),

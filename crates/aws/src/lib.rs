@@ -14,6 +14,7 @@
 //! counted by [`ApiCalls`]; [`Clients`] builds every client with one explicit HTTPS client.
 
 pub mod calls;
+pub mod capacity;
 pub mod clients;
 pub mod cloudwatch;
 pub mod dynamo;

@@ -397,3 +397,69 @@ async fn the_kept_forecaster_round_trips_and_a_model_of_another_release_is_refit
     assert_eq!(err.kind, ErrorKind::Fatal);
     assert!(err.message.contains("FN#checkout") && err.message.contains("HISTORY"), "{}", err.message);
 }
+
+/// The request units of our own DynamoDB bill are counted on the client, from the items:
+/// one write per KB, one read per 4 KB (half when eventually consistent), a query page by the
+/// total of the items it returned.
+#[tokio::test]
+async fn request_units_are_counted_from_the_items_written_and_read() {
+    use autopilot_aws::capacity::{DYNAMODB_READ_HALF_UNITS, DYNAMODB_WRITE_UNITS};
+    use aws_sdk_dynamodb::primitives::Blob;
+    let (c, control) = control_table().await;
+    let table = control.table_name().to_owned();
+    // "pk" + "FN#u" (6 bytes), "sk" + "B#0".."B#2" (5), "body" + 5,000 raw bytes (5,004):
+    // 5,015 bytes, 5 write units each
+    let put = |sk: String| {
+        c.dynamodb
+            .put_item()
+            .table_name(&table)
+            .item("pk", AttributeValue::S("FN#u".into()))
+            .item("sk", AttributeValue::S(sk))
+            .item("body", AttributeValue::B(Blob::new(vec![7u8; 5_000])))
+            .send()
+    };
+    let before = c.calls.snapshot();
+    for i in 0..3 {
+        put(format!("B#{i}")).await.unwrap();
+    }
+    let get = |consistent: bool| {
+        c.dynamodb
+            .get_item()
+            .table_name(&table)
+            .key("pk", AttributeValue::S("FN#u".into()))
+            .key("sk", AttributeValue::S("B#0".into()))
+            .consistent_read(consistent)
+            .send()
+    };
+    get(false).await.unwrap();
+    get(true).await.unwrap();
+    let writes = c.calls.since(&before);
+    assert_eq!(writes.get(DYNAMODB_WRITE_UNITS), Some(&15));
+    // 5,015 bytes read as 8 KB: 1 unit eventually consistent, 2 strongly
+    assert_eq!(writes.get(DYNAMODB_READ_HALF_UNITS), Some(&(2 + 4)));
+    let before = c.calls.snapshot();
+    let page = c
+        .dynamodb
+        .query()
+        .table_name(&table)
+        .key_condition_expression("pk = :pk")
+        .expression_attribute_values(":pk", AttributeValue::S("FN#u".into()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.items().len(), 3);
+    // 15,045 bytes in one page: 16 KB, 2 units eventually consistent
+    assert_eq!(c.calls.since(&before).get(DYNAMODB_READ_HALF_UNITS), Some(&4));
+    let before = c.calls.snapshot();
+    let missing = c
+        .dynamodb
+        .get_item()
+        .table_name(&table)
+        .key("pk", AttributeValue::S("FN#none".into()))
+        .key("sk", AttributeValue::S("B#0".into()))
+        .send()
+        .await
+        .unwrap();
+    assert!(missing.item().is_none());
+    assert_eq!(c.calls.since(&before).get(DYNAMODB_READ_HALF_UNITS), Some(&1), "a miss costs half a unit");
+}
