@@ -13,23 +13,18 @@ use std::collections::BTreeMap;
 use autopilot_aws::calls::total_calls;
 use autopilot_core::policy::{ConcurrencyPolicy, Mode, Policy};
 use autopilot_core::{FunctionRef, Minute};
-use autopilot_runner::contract::{At, CollectInput, RunKind};
+use autopilot_runner::contract::RunKind;
 use autopilot_runner::fakes::Steady;
 use autopilot_testkit::unique_name;
 use aws_sdk_lambda::primitives::Blob;
 use aws_sdk_lambda::types::{FunctionCode, Runtime};
 use emulator::Env;
 use emulator::aws_common::{create_role, empty_zip};
-use lambda_runtime::{Context, LambdaEvent};
 
 const FLEET: usize = 200;
 const NOW: Minute = Minute(29_929_140);
 /// Minutes of stats per function (one query page each: the call count does not depend on it).
 const STATS_MINUTES: i64 = 15;
-
-fn event<T>(payload: T) -> LambdaEvent<T> {
-    LambdaEvent::new(payload, Context::default())
-}
 
 async fn create_fleet(env: &Env) -> Vec<FunctionRef> {
     let role = create_role();
@@ -79,54 +74,16 @@ async fn create_fleet(env: &Env) -> Vec<FunctionRef> {
     created.into_iter().map(|(f, _)| f).collect()
 }
 
-/// Runs collect and then `steps` on every batch at `now`; the calls of each step.
+/// Runs collect and then the run's steps on every batch at `now`; the calls of each step.
 async fn run(env: &Env, run: RunKind, id: &str, now: Minute) -> (BTreeMap<&'static str, BTreeMap<String, u64>>, usize) {
     let policy = Policy {
         mode: Mode::Autopilot,
         concurrency: ConcurrencyPolicy { max_provisioned: Some(5), ..ConcurrencyPolicy::default() },
         ..Policy::default()
     };
-    let input = CollectInput {
-        run,
-        policy,
-        functions: None,
-        execution_id: id.to_owned(),
-        now: At(now),
-        batch_size: None,
-        window_minutes: Some(60),
-    };
-    let mut calls = BTreeMap::new();
-    let before = env.clients.calls.snapshot();
-    let collected = autopilot_collect::handler(event(input), &env.collect_deps()).await.unwrap();
-    calls.insert("collect", env.clients.calls.since(&before));
-    assert_eq!(collected.collected.functions, FLEET);
-    let mut changed = 0;
-    for batch in collected.batch_inputs() {
-        match run {
-            RunKind::Memory => {
-                let before = env.clients.calls.snapshot();
-                let out = autopilot_tune_memory::handler(event(batch), &env.tune_deps()).await.unwrap();
-                changed += out.results.len();
-                merge(calls.entry("tune-memory").or_default(), env.clients.calls.since(&before));
-            }
-            RunKind::Concurrency => {
-                let before = env.clients.calls.snapshot();
-                autopilot_forecast::handler(event(batch.clone()), &env.forecast_deps()).await.unwrap();
-                merge(calls.entry("forecast").or_default(), env.clients.calls.since(&before));
-                let before = env.clients.calls.snapshot();
-                let out = autopilot_apply_concurrency::handler(event(batch), &env.apply_deps()).await.unwrap();
-                changed += out.results.len();
-                merge(calls.entry("apply-concurrency").or_default(), env.clients.calls.since(&before));
-            }
-        }
-    }
+    let (calls, changed, functions) = env.run_steps(run, policy, id, now, Some(60)).await;
+    assert_eq!(functions, FLEET);
     (calls, changed)
-}
-
-fn merge(into: &mut BTreeMap<String, u64>, delta: BTreeMap<String, u64>) {
-    for (k, n) in delta {
-        *into.entry(k).or_default() += n;
-    }
 }
 
 fn report(run: &str, calls: &BTreeMap<&'static str, BTreeMap<String, u64>>, changed: usize) -> f64 {

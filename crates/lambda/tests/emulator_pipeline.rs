@@ -11,17 +11,12 @@ use autopilot_core::policy::{ConcurrencyPolicy, Mode, Policy};
 use autopilot_core::{FunctionRef, MemoryMb, Minute};
 use autopilot_runner::contract::{At, CollectInput, Outcome, RollbackInput, RollbackTarget, RunKind};
 use autopilot_runner::fakes::Steady;
-use emulator::{Env, create_function, lambda_writes};
-use lambda_runtime::{Context, LambdaEvent};
+use emulator::{Env, create_function, event, lambda_writes};
 
 /// 2026-11-27T03:00Z, the samples' time.
 const NOW: Minute = Minute(29_929_140);
 /// Look-back of the runs here (two hours of stats keep the test short).
 const WINDOW: u32 = 120;
-
-fn event<T>(payload: T) -> LambdaEvent<T> {
-    LambdaEvent::new(payload, Context::default())
-}
 
 fn policy(mode: Mode) -> Policy {
     Policy { mode, ..Policy::default() }
