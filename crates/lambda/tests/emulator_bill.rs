@@ -58,12 +58,8 @@ fn a_day_of_the_demo_fleet() -> (Vec<FunctionDay>, f64, Minute) {
     }
     let now = sim.world.now();
     let from = now.plus(-Minute::PER_DAY);
-    let specs: Vec<(String, u32)> = sim
-        .world
-        .functions
-        .iter()
-        .map(|f| (f.name().to_owned(), f.serving_memory().get()))
-        .collect();
+    let specs: Vec<(String, u32)> =
+        sim.world.functions.iter().map(|f| (f.name().to_owned(), f.serving_memory().get())).collect();
     let stats = {
         let control = SimControl::new(&mut sim.world);
         specs
