@@ -1,6 +1,6 @@
 //! DynamoDB adapters against the local emulator over HTTP: the stats table as the extension
 //! writes it, the change log, leases, window summaries, apply-concurrency's act records and the
-//! forecaster kept between runs.
+//! forecaster and the memory tuner's look-back kept between runs.
 
 mod common;
 
@@ -396,6 +396,44 @@ async fn the_kept_forecaster_round_trips_and_a_model_of_another_release_is_refit
     let err = control.get_history(&f).await.unwrap_err();
     assert_eq!(err.kind, ErrorKind::Fatal);
     assert!(err.message.contains("FN#checkout") && err.message.contains("HISTORY"), "{}", err.message);
+}
+
+/// The memory tuner's look-back round-trips (counters and histograms per size and window);
+/// a body that does not decode is an error that names the item.
+#[tokio::test]
+async fn the_tuners_look_back_round_trips_and_an_undecodable_one_is_named() {
+    use autopilot_core::tuner::lookback::SizeHistory;
+    let (c, control) = control_table().await;
+    let f = FunctionRef::parse("resizer").unwrap();
+    assert_eq!(control.get_sizes(&f).await.unwrap(), None);
+    let day = |from: i64, memory: u64, n: u64| WindowSummary {
+        function: f.clone(),
+        from: Minute(from),
+        to: Minute(from + 1_440),
+        by_memory: BTreeMap::from([(mem(memory), counters(n, 120.0 + memory as f64 / 100.0))]),
+        load: Vec::new(),
+    };
+    let sizes = SizeHistory::default()
+        .with(&day(29_000_000, 1024, 5_000), Minute(29_001_440))
+        .with(&day(29_001_440, 512, 4_000), Minute(29_002_880));
+    control.put_sizes(&f, &sizes).await.unwrap();
+    let back = control.get_sizes(&f).await.unwrap().expect("kept");
+    assert_eq!(back.windows.len(), 2);
+    let merged = back.merged();
+    assert_eq!((merged[&mem(1024)].invocations, merged[&mem(512)].invocations), (5_000, 4_000));
+    assert_eq!(merged[&mem(512)].duration.count(), 4_000);
+    c.dynamodb
+        .put_item()
+        .table_name(control.table_name())
+        .item("pk", AttributeValue::S("FN#resizer".into()))
+        .item("sk", AttributeValue::S("SIZES".into()))
+        .item("body", AttributeValue::B(aws_sdk_dynamodb::primitives::Blob::new(b"not gzip".to_vec())))
+        .send()
+        .await
+        .unwrap();
+    let err = control.get_sizes(&f).await.unwrap_err();
+    assert_eq!(err.kind, ErrorKind::Fatal);
+    assert!(err.message.contains("FN#resizer") && err.message.contains("SIZES"), "{}", err.message);
 }
 
 /// The request units of our own DynamoDB bill are counted on the client, from the items:

@@ -20,6 +20,7 @@ pub use crate::planner::acts::ActRecord;
 use crate::planner::evidence::IdleEvidence;
 use crate::planner::ledger::SpendCounts;
 use crate::policy::Mode;
+use crate::tuner::lookback::SizeHistory;
 
 /// How a caller should react to a failed port call. Every adapter classifies each error
 /// into exactly one of these, once, and keeps the source.
@@ -408,6 +409,11 @@ pub trait RunStore {
     /// history before: read and written only at refits.
     fn put_history(&self, function: &FunctionRef, history: &BinHistory) -> impl Future<Output = PortResult<()>> + Send;
     fn get_history(&self, function: &FunctionRef) -> impl Future<Output = PortResult<Option<BinHistory>>> + Send;
+    /// Keeps what the memory tuner observed per size over its look-back (see
+    /// [`crate::tuner::lookback`]), replacing the one before: read and written by each
+    /// memory run.
+    fn put_sizes(&self, function: &FunctionRef, sizes: &SizeHistory) -> impl Future<Output = PortResult<()>> + Send;
+    fn get_sizes(&self, function: &FunctionRef) -> impl Future<Output = PortResult<Option<SizeHistory>>> + Send;
 }
 
 /// One execution of one of the autopilot's own state machines, as the control endpoint
@@ -658,6 +664,16 @@ mod by_reference {
         }
         fn get_history(&self, function: &FunctionRef) -> impl Future<Output = PortResult<Option<BinHistory>>> + Send {
             (**self).get_history(function)
+        }
+        fn put_sizes(
+            &self,
+            function: &FunctionRef,
+            sizes: &SizeHistory,
+        ) -> impl Future<Output = PortResult<()>> + Send {
+            (**self).put_sizes(function, sizes)
+        }
+        fn get_sizes(&self, function: &FunctionRef) -> impl Future<Output = PortResult<Option<SizeHistory>>> + Send {
+            (**self).get_sizes(function)
         }
     }
 }

@@ -117,7 +117,8 @@ async fn a_fleet_of_200_runs_both_loops_and_its_calls_per_function_are_counted()
     // function (its worst case: record, lease, update, wait, event); the concurrency run
     // changes none (its common case: read, forecast, plan).
     assert_eq!(changed_memory, FLEET, "every function of this fleet is out of its measured optimum");
-    assert!(m <= 20.0, "memory run: {m:.2} calls per function");
+    // 18.5 before tune-memory read and wrote the tuner's look-back (one get, one put).
+    assert!(m <= 21.0, "memory run: {m:.2} calls per function");
     // 10 before the forecast read the rounds and PC apply-concurrency recorded (one query), 11
     // before it read the model it keeps (one get); a refit reads the history and writes both.
     assert!(c <= 13.0, "concurrency run: {c:.2} calls per function");

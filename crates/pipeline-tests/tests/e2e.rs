@@ -110,7 +110,10 @@ async fn memory_runs_recommend_apply_once_then_nothing_and_the_control_endpoint_
     let r = recommend.results();
     assert_eq!((r.len(), &r[0]["outcome"]), (1, &json!("recommended")), "{recommend}");
     assert_eq!(x.memory(&f).await, 256, "recommend mode changes nothing");
-    assert!(x.control_keys(&f).await.iter().all(|k| k.starts_with("SUMMARY#")), "no change recorded");
+    // what it observed is kept (the window's summary, the tuner's look-back), no change
+    let keys = x.control_keys(&f).await;
+    assert!(keys.iter().all(|k| k.starts_with("SUMMARY#") || k == "SIZES"), "no change recorded: {keys:?}");
+    assert!(keys.iter().any(|k| k == "SIZES"), "the tuner's look-back is kept: {keys:?}");
     assert_eq!(x.events_for(&f).await, ["Recommendation"], "the recommendation reached the rule's target");
 
     let apply = x.memory_run("autopilot", &f).await;

@@ -137,6 +137,8 @@ fn allowed(owner: &str) -> &'static [&'static str] {
             "lambda:PublishVersion",
             "lambda:CreateAlias",
             "lambda:UpdateAlias",
+            // the tuner's look-back read and written each run
+            "dynamodb:GetItem",
             "dynamodb:PutItem",
             "dynamodb:UpdateItem",
             "dynamodb:DeleteItem",

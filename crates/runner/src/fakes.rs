@@ -14,6 +14,7 @@ use autopilot_core::ports::{
     ActRecord, AliasConfig, AliasRouting, ErrorKind, FunctionConfig, FunctionControl, MetricsSource, PcStatus,
     PortError, PortResult, ProvisionedConcurrency, RunStore, StatsStore, StoredForecast, WarmupOutcome,
 };
+use autopilot_core::tuner::lookback::SizeHistory;
 use autopilot_core::{Architecture, Concurrency, FunctionRef, MemoryMb, Minute};
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -28,6 +29,7 @@ pub struct InMemoryRunStore {
     acts: Mutex<BTreeMap<(FunctionRef, Minute), ActRecord>>,
     models: Mutex<HashMap<FunctionRef, KeptModel>>,
     histories: Mutex<HashMap<FunctionRef, BinHistory>>,
+    sizes: Mutex<HashMap<FunctionRef, SizeHistory>>,
     /// Models written (refits), for tests and benchmarks.
     model_writes: Mutex<u64>,
 }
@@ -105,6 +107,15 @@ impl RunStore for InMemoryRunStore {
 
     fn get_history(&self, function: &FunctionRef) -> impl Future<Output = PortResult<Option<BinHistory>>> + Send {
         ready(Ok(lock(&self.histories).get(function).cloned()))
+    }
+
+    fn put_sizes(&self, function: &FunctionRef, sizes: &SizeHistory) -> impl Future<Output = PortResult<()>> + Send {
+        lock(&self.sizes).insert(function.clone(), sizes.clone());
+        ready(Ok(()))
+    }
+
+    fn get_sizes(&self, function: &FunctionRef) -> impl Future<Output = PortResult<Option<SizeHistory>>> + Send {
+        ready(Ok(lock(&self.sizes).get(function).cloned()))
     }
 }
 

@@ -1,7 +1,10 @@
 //! tune-memory: per function of a batch, the core tuner's passive decision from the window
 //! summary and the change log, and — in autopilot mode — acting on it.
 //!
-//! State between runs lives in the change log, nothing else:
+//! State between runs lives in the change log and the tuner's look-back:
+//! - what was **observed per size** over the last 14 days: each run's window is kept
+//!   ([`SizeHistory`], in the run store) and the tuner decides on all of them, as the
+//!   simulator's slot does;
 //! - the **pending change** (the one the guardrail judges) is the newest applied memory
 //!   change of another execution within two windows, unless a rollback or a canary
 //!   promotion came after it; its record carries the window before it at the old size
@@ -26,6 +29,7 @@ use autopilot_core::ports::{
     AliasConfig, AliasRouting, Change, ChangeLog, ChangeRecord, ChangeStatus, ErrorKind, EventSink, FunctionConfig,
     FunctionControl, FunctionState, Lease, PortError, PortResult, Recorded, RunStore, detail_type,
 };
+use autopilot_core::tuner::lookback::SizeHistory;
 use autopilot_core::tuner::{Ban, Judged, PassiveInput, PendingChange, Settings, decide};
 use autopilot_core::{FunctionRef, MemoryMb, Minute};
 use serde::{Deserialize, Serialize};
@@ -222,7 +226,12 @@ where
     let history = p.changes.history(function, HISTORY_LIMIT).await?;
     let pending = pending_of(&history, &input.execution_id, now, window.minutes());
     let bans = bans_of(&history);
-    let outcome = decide_memory(&summary, &current, pending.as_ref(), &bans, input);
+    // The look-back first, this window in it: a change that fails later loses no observation.
+    let kept = p.store.get_sizes(function).await?.unwrap_or_default();
+    let seen_before = kept.has_window_before(summary.from);
+    let sizes = kept.with(&summary, now);
+    p.store.put_sizes(function, &sizes).await?;
+    let outcome = decide_memory(&summary, &sizes, seen_before, &current, pending.as_ref(), &bans, input);
     if !outcome.decision.changes() {
         return Ok(Done::Kept);
     }
@@ -274,17 +283,24 @@ fn action_of(d: &MemoryDecision) -> String {
     .to_owned()
 }
 
+/// The tuner's decision on everything observed per size in the look-back (`sizes`, this
+/// window included); `seen_before` says whether it holds the windows of earlier runs.
 fn decide_memory(
     summary: &WindowSummary,
+    sizes: &SizeHistory,
+    seen_before: bool,
     current: &Current,
     pending: Option<&Pending>,
     bans: &[Ban],
     input: &BatchInput,
 ) -> autopilot_core::tuner::Outcome {
-    let mut history: BTreeMap<MemoryMb, Counters> = summary.by_memory.clone();
+    let mut history: BTreeMap<MemoryMb, Counters> = sizes.merged();
     let empty = Counters::default();
+    // The window before a direct change is in the look-back when the run before was kept;
+    // only the change record has it otherwise (the first run with a look-back).
     if let Some(Pending { change, before: Some(before), .. }) = pending
         && change.rollout == Rollout::Direct
+        && !seen_before
     {
         history.entry(change.from).or_default().merge(before);
     }

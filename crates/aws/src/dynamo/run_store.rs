@@ -7,9 +7,12 @@
 //! | act record | `FN#<resourceId>` (unqualified) | `ACT#<minute>` (10-digit) | `record` S (the [`ActRecord`] as JSON, about 200 bytes: one write unit), `expiresAt` N (TTL: [`ACT_TTL_DAYS`] after the run) |
 //! | kept model | `FN#<resourceId>` (unqualified) | `MODEL` | `body` B (gzip of the [`KeptModel`] JSON: profiles, error quantiles, level), `expiresAt` N (TTL: [`KEPT_TTL_DAYS`] after the fit) |
 //! | bin history | `FN#<resourceId>` (unqualified) | `HISTORY` | `body` B (gzip of the [`BinHistory`] JSON: up to 28 days of 5-minute bins), `expiresAt` N (TTL: [`KEPT_TTL_DAYS`] after the fit) |
+//! | tuner look-back | `FN#<resourceId>` (unqualified) | `SIZES` | `body` B (gzip of the [`SizeHistory`] JSON: each memory run's window of counters per size, up to 14 days), `expiresAt` N (TTL: [`KEPT_TTL_DAYS`] after its last window) |
 //!
 //! The kept model is read (eventually consistent) by every forecast; both are written at each
-//! refit, every 12 hours per function ([`autopilot_core::forecast::kept`]).
+//! refit, every 12 hours per function ([`autopilot_core::forecast::kept`]). The tuner's
+//! look-back is read and written by each memory run, daily by default
+//! ([`autopilot_core::tuner::lookback`]).
 //!
 //! Summaries expire [`SUMMARY_TTL_DAYS`] after their window ends.
 
@@ -19,6 +22,7 @@ use autopilot_core::domain::{FunctionRef, Minute};
 use autopilot_core::forecast::kept::{BinHistory, KeptModel};
 use autopilot_core::observe::WindowSummary;
 use autopilot_core::ports::{ActRecord, ErrorKind, PortResult, RunStore, StoredForecast};
+use autopilot_core::tuner::lookback::SizeHistory;
 use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::AttributeValue;
 use flate2::Compression;
@@ -40,6 +44,8 @@ pub const ACT_TTL_DAYS: i64 = 29;
 
 pub const MODEL_KEY: &str = "MODEL";
 pub const HISTORY_KEY: &str = "HISTORY";
+/// Sort key of the memory tuner's look-back.
+pub const SIZES_KEY: &str = "SIZES";
 /// The kept model and history outlive the 28 days of history a refit reads: a function no
 /// longer run is forgotten after this.
 pub const KEPT_TTL_DAYS: i64 = 35;
@@ -211,6 +217,27 @@ impl RunStore for ControlTable {
                 format!(
                     "the forecast history of {function} (item {} / {HISTORY_KEY}) does not decode: {e}; \
                      delete the item to start the history afresh",
+                    function_key(function)
+                ),
+            )),
+        }
+    }
+
+    async fn put_sizes(&self, function: &FunctionRef, sizes: &SizeHistory) -> PortResult<()> {
+        let last = sizes.windows.last().map_or(Minute(0), |w| w.to);
+        self.put_body(function, SIZES_KEY.to_owned(), sizes, kept_expiry(last)).await
+    }
+
+    async fn get_sizes(&self, function: &FunctionRef) -> PortResult<Option<SizeHistory>> {
+        match self.get_body(function, SIZES_KEY.to_owned(), false).await? {
+            None => Ok(None),
+            Some(Ok(sizes)) => Ok(Some(sizes)),
+            Some(Err(e)) => Err(port_error(
+                ErrorKind::Fatal,
+                "DynamoDB.GetItem",
+                format!(
+                    "the memory tuner's look-back of {function} (item {} / {SIZES_KEY}) does not decode: {e}; \
+                     delete the item to start the look-back afresh",
                     function_key(function)
                 ),
             )),

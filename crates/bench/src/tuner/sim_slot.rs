@@ -6,7 +6,7 @@
 //! read → decide → act the tune-memory Lambda does; it lives here until that function's
 //! library exists.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::HashMap;
 
 use autopilot_core::cost::CostModel;
 use autopilot_core::decision::{MemoryDecision, MemoryReason, Rollout, Verdict};
@@ -16,6 +16,7 @@ use autopilot_core::ports::{
     AliasConfig, AliasRouting, Change, ChangeLog, ChangeRecord, ChangeStatus, FunctionConfig, FunctionControl,
     FunctionState, StatsStore,
 };
+use autopilot_core::tuner::lookback::SizeHistory;
 use autopilot_core::tuner::{Ban, Judged, PassiveInput, PendingChange, Settings, decide};
 use autopilot_core::{FunctionRef, MemoryMb, Minute};
 use autopilot_sim::ports::FleetPorts;
@@ -49,8 +50,8 @@ pub struct MemorySummary {
 
 #[derive(Debug, Default)]
 struct Tracked {
-    /// One window of counters per daily run, newest last.
-    windows: VecDeque<BTreeMap<MemoryMb, Counters>>,
+    /// What each run observed per size, over the look-back.
+    sizes: SizeHistory,
     /// The change under evaluation and the window before it.
     pending: Option<(PendingChange, Counters)>,
     bans: Vec<Ban>,
@@ -64,8 +65,6 @@ pub struct MemoryAutopilot {
     pub policy: Policy,
     pub settings: Settings,
     pub opt_in_tag: String,
-    /// Daily windows the tuner reads back (the look-back of its history).
-    pub lookback_days: usize,
     cost: CostModel,
     state: HashMap<String, Tracked>,
 }
@@ -76,7 +75,6 @@ impl MemoryAutopilot {
             policy,
             settings: Settings::default(),
             opt_in_tag: opt_in_tag.to_owned(),
-            lookback_days: 14,
             cost: CostModel::default(),
             state: HashMap::new(),
         }
@@ -141,16 +139,8 @@ impl MemoryAutopilot {
         let serving =
             alias.as_ref().and_then(|a| version_memory(fleet, function, &a.routing.version)).unwrap_or(config.memory);
         t.start.get_or_insert(serving);
-        t.windows.push_back(window.by_memory.clone());
-        while t.windows.len() > self.lookback_days {
-            t.windows.pop_front();
-        }
-        let mut history: BTreeMap<MemoryMb, Counters> = BTreeMap::new();
-        for w in &t.windows {
-            for (m, c) in w {
-                history.entry(*m).or_default().merge(c);
-            }
-        }
+        t.sizes = std::mem::take(&mut t.sizes).with(&window, now);
+        let history = t.sizes.merged();
         let empty = Counters::default();
         let judged = t.pending.as_ref().map(|(change, before)| {
             // A canary is judged against the primary in the same window; a direct change

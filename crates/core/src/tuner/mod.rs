@@ -21,6 +21,7 @@ pub mod active;
 pub mod bracket;
 pub mod evidence;
 pub mod landscape;
+pub mod lookback;
 pub mod objective;
 pub mod passive;
 pub mod rollout;
