@@ -100,6 +100,26 @@ impl ControlTable {
         Ok(())
     }
 
+    /// A kept item (eventually consistent) whose loss would lose observations: one that does
+    /// not decode is an error naming the item and what to do, never silently a fresh start.
+    async fn get_kept<T: serde::de::DeserializeOwned>(
+        &self,
+        function: &FunctionRef,
+        sk: &str,
+        what: &str,
+    ) -> PortResult<Option<T>> {
+        self.get_body(function, sk.to_owned(), false).await?.transpose().map_err(|e| {
+            port_error(
+                ErrorKind::Fatal,
+                "DynamoDB.GetItem",
+                format!(
+                    "{what} of {function} (item {} / {sk}) does not decode: {e}; delete the item to start afresh",
+                    function_key(function)
+                ),
+            )
+        })
+    }
+
     /// The gzip JSON body of the function's item `sk` (`consistent` or not): `None` when
     /// there is no such item, `Some(Err)` with the reason when its body does not decode.
     async fn get_body<T: serde::de::DeserializeOwned>(
@@ -208,19 +228,7 @@ impl RunStore for ControlTable {
     }
 
     async fn get_history(&self, function: &FunctionRef) -> PortResult<Option<BinHistory>> {
-        match self.get_body(function, HISTORY_KEY.to_owned(), false).await? {
-            None => Ok(None),
-            Some(Ok(history)) => Ok(Some(history)),
-            Some(Err(e)) => Err(port_error(
-                ErrorKind::Fatal,
-                "DynamoDB.GetItem",
-                format!(
-                    "the forecast history of {function} (item {} / {HISTORY_KEY}) does not decode: {e}; \
-                     delete the item to start the history afresh",
-                    function_key(function)
-                ),
-            )),
-        }
+        self.get_kept(function, HISTORY_KEY, "the forecast history").await
     }
 
     async fn put_sizes(&self, function: &FunctionRef, sizes: &SizeHistory) -> PortResult<()> {
@@ -229,18 +237,6 @@ impl RunStore for ControlTable {
     }
 
     async fn get_sizes(&self, function: &FunctionRef) -> PortResult<Option<SizeHistory>> {
-        match self.get_body(function, SIZES_KEY.to_owned(), false).await? {
-            None => Ok(None),
-            Some(Ok(sizes)) => Ok(Some(sizes)),
-            Some(Err(e)) => Err(port_error(
-                ErrorKind::Fatal,
-                "DynamoDB.GetItem",
-                format!(
-                    "the memory tuner's look-back of {function} (item {} / {SIZES_KEY}) does not decode: {e}; \
-                     delete the item to start the look-back afresh",
-                    function_key(function)
-                ),
-            )),
-        }
+        self.get_kept(function, SIZES_KEY, "the memory tuner's look-back").await
     }
 }
