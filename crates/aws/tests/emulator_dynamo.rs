@@ -75,6 +75,19 @@ async fn control_table() -> (autopilot_aws::Clients, ControlTable) {
     (c, control)
 }
 
+/// Overwrites a control item with a body that is not gzip (as another release might write).
+async fn put_undecodable(c: &autopilot_aws::Clients, control: &ControlTable, pk: &str, sk: &str) {
+    c.dynamodb
+        .put_item()
+        .table_name(control.table_name())
+        .item("pk", AttributeValue::S(pk.into()))
+        .item("sk", AttributeValue::S(sk.into()))
+        .item("body", AttributeValue::B(aws_sdk_dynamodb::primitives::Blob::new(b"not gzip".to_vec())))
+        .send()
+        .await
+        .unwrap();
+}
+
 #[tokio::test]
 async fn a_window_is_one_paginated_query_over_all_memory_sizes() {
     let (c, table) = stats_table().await;
@@ -382,15 +395,7 @@ async fn the_kept_forecaster_round_trips_and_a_model_of_another_release_is_refit
     // A body that does not decode: a model is refitted (None), a history is an error that
     // names the item.
     for sk in ["MODEL", "HISTORY"] {
-        c.dynamodb
-            .put_item()
-            .table_name(control.table_name())
-            .item("pk", AttributeValue::S("FN#checkout".into()))
-            .item("sk", AttributeValue::S(sk.into()))
-            .item("body", AttributeValue::B(aws_sdk_dynamodb::primitives::Blob::new(b"not gzip".to_vec())))
-            .send()
-            .await
-            .unwrap();
+        put_undecodable(&c, &control, "FN#checkout", sk).await;
     }
     assert_eq!(control.get_model(&f).await.unwrap(), None);
     let err = control.get_history(&f).await.unwrap_err();
@@ -422,15 +427,7 @@ async fn the_tuners_look_back_round_trips_and_an_undecodable_one_is_named() {
     let merged = back.merged();
     assert_eq!((merged[&mem(1024)].invocations, merged[&mem(512)].invocations), (5_000, 4_000));
     assert_eq!(merged[&mem(512)].duration.count(), 4_000);
-    c.dynamodb
-        .put_item()
-        .table_name(control.table_name())
-        .item("pk", AttributeValue::S("FN#resizer".into()))
-        .item("sk", AttributeValue::S("SIZES".into()))
-        .item("body", AttributeValue::B(aws_sdk_dynamodb::primitives::Blob::new(b"not gzip".to_vec())))
-        .send()
-        .await
-        .unwrap();
+    put_undecodable(&c, &control, "FN#resizer", "SIZES").await;
     let err = control.get_sizes(&f).await.unwrap_err();
     assert_eq!(err.kind, ErrorKind::Fatal);
     assert!(err.message.contains("FN#resizer") && err.message.contains("SIZES"), "{}", err.message);
