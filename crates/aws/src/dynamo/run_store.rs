@@ -16,8 +16,6 @@
 //!
 //! Summaries expire [`SUMMARY_TTL_DAYS`] after their window ends.
 
-use std::io::{Read, Write};
-
 use autopilot_core::domain::{FunctionRef, Minute};
 use autopilot_core::forecast::kept::{BinHistory, KeptModel};
 use autopilot_core::observe::WindowSummary;
@@ -25,11 +23,9 @@ use autopilot_core::ports::{ActRecord, ErrorKind, PortResult, RunStore, StoredFo
 use autopilot_core::tuner::lookback::SizeHistory;
 use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::AttributeValue;
-use flate2::Compression;
-use flate2::read::GzDecoder;
-use flate2::write::GzEncoder;
 
 use super::control::{BODY, ControlTable, RECORD, SortKeys, TTL_ATTRIBUTE, function_key};
+use super::summaries::{gunzip_json, gzip_json};
 use crate::error::{ClassifyExt, port_error};
 
 pub const FORECAST_PREFIX: &str = "FORECAST#";
@@ -61,19 +57,6 @@ pub fn act_key(minute: Minute) -> String {
 
 pub fn forecast_key(origin: Minute) -> String {
     format!("{FORECAST_PREFIX}{:010}", origin.0)
-}
-
-fn gzip_json<T: serde::Serialize>(value: &T) -> Result<Vec<u8>, String> {
-    let json = serde_json::to_vec(value).map_err(|e| e.to_string())?;
-    let mut enc = GzEncoder::new(Vec::with_capacity(json.len() / 4), Compression::default());
-    enc.write_all(&json).map_err(|e| e.to_string())?;
-    enc.finish().map_err(|e| e.to_string())
-}
-
-fn gunzip_json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, String> {
-    let mut json = Vec::new();
-    GzDecoder::new(bytes).read_to_end(&mut json).map_err(|e| e.to_string())?;
-    serde_json::from_slice(&json).map_err(|e| e.to_string())
 }
 
 impl ControlTable {

@@ -115,27 +115,35 @@ fn rows(from: Minute, c: &Columns) -> Result<Vec<MinuteLoad>, String> {
         .collect())
 }
 
+/// JSON of `value`, gzip-compressed: the body of every control item that is read whole.
+pub(crate) fn gzip_json<T: Serialize>(value: &T) -> Result<Vec<u8>, String> {
+    let json = serde_json::to_vec(value).map_err(|e| e.to_string())?;
+    let mut enc = GzEncoder::new(Vec::with_capacity(json.len() / 4), Compression::default());
+    enc.write_all(&json).map_err(|e| e.to_string())?;
+    enc.finish().map_err(|e| e.to_string())
+}
+
+pub(crate) fn gunzip_json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, String> {
+    let mut json = Vec::new();
+    GzDecoder::new(bytes).read_to_end(&mut json).map_err(|e| e.to_string())?;
+    serde_json::from_slice(&json).map_err(|e| e.to_string())
+}
+
 pub fn compress(summary: &WindowSummary) -> Result<Vec<u8>, String> {
-    let json = match columns(summary) {
-        Some(columns) => serde_json::to_vec(&Stored {
+    match columns(summary) {
+        Some(columns) => gzip_json(&Stored {
             function: summary.function.clone(),
             from: summary.from,
             to: summary.to,
             by_memory: summary.by_memory.clone(),
             columns,
         }),
-        None => serde_json::to_vec(summary),
+        None => gzip_json(summary),
     }
-    .map_err(|e| e.to_string())?;
-    let mut enc = GzEncoder::new(Vec::with_capacity(json.len() / 4), Compression::default());
-    enc.write_all(&json).map_err(|e| e.to_string())?;
-    enc.finish().map_err(|e| e.to_string())
 }
 
 pub fn decompress(bytes: &[u8]) -> Result<WindowSummary, String> {
-    let mut json = Vec::new();
-    GzDecoder::new(bytes).read_to_end(&mut json).map_err(|e| e.to_string())?;
-    let value: serde_json::Value = serde_json::from_slice(&json).map_err(|e| e.to_string())?;
+    let value: serde_json::Value = gunzip_json(bytes)?;
     // Columns, or rows as summaries were written before.
     if value.get("columns").is_none() {
         return serde_json::from_value(value).map_err(|e| e.to_string());
@@ -253,9 +261,7 @@ mod tests {
     }
 
     fn rows_gzip(s: &WindowSummary) -> Vec<u8> {
-        let mut enc = GzEncoder::new(Vec::new(), Compression::default());
-        enc.write_all(&serde_json::to_vec(s).unwrap()).unwrap();
-        enc.finish().unwrap()
+        gzip_json(s).unwrap()
     }
 
     #[test]
@@ -290,9 +296,7 @@ mod tests {
         let mut s = day_summary();
         s.load[7].concurrency = 0.123_456_789; // 7,407.407 ms
         let gz = compress(&s).unwrap();
-        let mut json = Vec::new();
-        GzDecoder::new(gz.as_slice()).read_to_end(&mut json).unwrap();
-        let value: serde_json::Value = serde_json::from_slice(&json).unwrap();
+        let value: serde_json::Value = gunzip_json(&gz).unwrap();
         assert!(value.get("columns").is_none() && value.get("load").is_some());
         let back = decompress(&gz).unwrap();
         assert!((back.load[7].concurrency - 0.123_456_789).abs() < 1e-15);
@@ -308,11 +312,7 @@ mod tests {
             "columns": { "minuteSteps": [0, 1], "invocations": [1, 2], "busyMs": [5], "environments": [1, 1],
                          "coldStarts": [0, 0] }
         });
-        let gz = |v: &serde_json::Value| {
-            let mut enc = GzEncoder::new(Vec::new(), Compression::default());
-            enc.write_all(&serde_json::to_vec(v).unwrap()).unwrap();
-            enc.finish().unwrap()
-        };
+        let gz = |v: &serde_json::Value| gzip_json(v).unwrap();
         let e = decompress(&gz(&stored)).unwrap_err();
         assert!(e.contains("unequal lengths"), "{e}");
         stored["columns"]["busyMs"] = serde_json::json!([5, 6]);
