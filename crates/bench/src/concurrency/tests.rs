@@ -138,3 +138,53 @@ fn keep_warm_removes_the_cold_starts_of_sparse_traffic() {
     assert!(budget.cold_starts < od.cold_starts);
     assert!(budget.total_cost() <= od.total_cost() * 1.08, "{} vs {}", budget.total_cost(), od.total_cost());
 }
+
+#[test]
+fn a_round_holding_every_idle_environment_crowds_out_the_callers_the_planner_counts() {
+    // Steady Poisson traffic on the simulator's pool; every 2 s a round takes every idle
+    // environment for the 50 ms hold, and the callers arriving meanwhile that find nothing
+    // free start cold. The planner's count (crates/core planner::crowding) is the mean maximum
+    // of arrivals minus departures over the hold; the pool knows nothing of it.
+    use autopilot_core::planner::crowding::crowded_per_round;
+    use autopilot_sim::env::{EnvironmentPool, Placement, PoolConfig};
+    use autopilot_sim::rng::Rng;
+
+    use super::arrivals::ServiceModel;
+    use super::setup;
+
+    let service = ServiceModel::standard();
+    let hold_ms = 50.0;
+    for per_second in [20.0, 100.0, 400.0] {
+        let mut pool = EnvironmentPool::new(setup::memory(), PoolConfig::default());
+        let mut rng = Rng::stream(setup::SEED, "crowding", &format!("{per_second}"));
+        let (period_ms, rounds) = (2_000.0, 1_500);
+        let mut t = 0.0;
+        let mut next_round = 30_000.0; // steady state first
+        let (mut crowded, mut seen) = (0u64, 0u64);
+        let mut round_started = f64::NEG_INFINITY;
+        while seen < rounds {
+            t += rng.exp() / per_second * 1000.0;
+            while next_round <= t {
+                pool.advance(next_round);
+                for _ in 0..pool.idle() {
+                    assert_eq!(pool.invoke(next_round, hold_ms, setup::INIT_MS, false), Placement::Warm);
+                }
+                round_started = next_round;
+                next_round += period_ms;
+                seen += 1;
+            }
+            let placement = pool.invoke(t, service.duration(&mut rng), setup::INIT_MS, false);
+            if placement == Placement::Cold && t < round_started + hold_ms {
+                crowded += 1;
+            }
+        }
+        let measured = crowded as f64 / rounds as f64;
+        let model = crowded_per_round(per_second * hold_ms / 1000.0);
+        assert!(
+            (measured / model - 1.0).abs() < 0.1,
+            "{per_second}/s: measured {measured:.3} per round, model {model:.3}"
+        );
+        // Counting every arrival during the hold as crowded out: 1 to 20 per round.
+        assert!(model < 0.75 * per_second * hold_ms / 1000.0);
+    }
+}

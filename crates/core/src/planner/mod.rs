@@ -10,7 +10,8 @@
 //!   calls every P minutes (P shorter than the reclaim time) keep k environments alive at a
 //!   few requests' price. Warm-up calls take idle environments only, so a round of k calls
 //!   touches the k idle ones above whatever callers hold at that moment: callers arriving
-//!   during the hold find the environments their own earlier calls free.
+//!   during the hold find the environments their own earlier calls free, and those who find
+//!   none start cold ([`crowding`]).
 //! - **Nothing** where a cold start is cheaper than either.
 //!
 //! The search ([`search`]) minimises expected extra money plus the policy's cold-start
@@ -28,6 +29,7 @@
 //! shown. See [`levels`] for the traffic model.
 
 pub mod acts;
+pub mod crowding;
 pub mod evidence;
 pub mod ledger;
 pub mod levels;

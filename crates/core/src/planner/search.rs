@@ -2,6 +2,7 @@
 //! dynamic programme on the PC level carried from slot to slot, so that lowering PC pays for
 //! the levels it exposes and raising it pays the extra billing step of its lead time.
 
+use super::crowding::crowded_per_round;
 use super::levels::SlotLevels;
 use super::prices::UnitPrices;
 
@@ -47,6 +48,8 @@ pub struct SlotEval<'a> {
     at: Vec<LevelSums>,
     /// [`Self::max_provisioned`], worked out once.
     max_provisioned: u32,
+    /// Callers one round of several calls crowds out ([`crowded_per_round`]), worked out once.
+    crowded: f64,
     /// [`Self::options`] of the lowest PC levels up to `max_provisioned`, worked out once:
     /// the slot's own best ([`Self::standalone`], from [`Self::choice`]) and the horizon's
     /// search both read them, and most slots have no other.
@@ -103,6 +106,7 @@ impl<'a> SlotEval<'a> {
             budgeted,
             at,
             max_provisioned: 0,
+            crowded: crowded_per_round(levels.mean_rate * prices.hold_s),
             first_options: [None; FIRST_OPTIONS],
         };
         eval.max_provisioned = eval.useful_provisioned();
@@ -144,14 +148,14 @@ impl<'a> SlotEval<'a> {
         let top = p.max(k);
         // A round of k calls reaches level k (the first p land on provisioned environments).
         // One call alone needs no overlap and holds nothing; several hold their environments,
-        // and a caller arriving then finds them taken and starts cold (counted as if every
-        // environment were taken: the round takes the idle ones, callers hold the rest).
+        // and a caller arriving then who finds no environment freed since starts cold
+        // (counted as if the round took every idle one: see `crowding`).
         let single = warm && k == 1;
         let (pings, crowded) = if single {
             (self.rounds * self.prices.ping_single, 0.0)
         } else if warm {
             let calls = p as f64 * self.prices.ping_provisioned + (k - p) as f64 * self.prices.ping_on_demand;
-            (self.rounds * calls, self.rounds * self.levels.mean_rate * self.prices.hold_s)
+            (self.rounds * calls, self.rounds * self.crowded)
         } else {
             (0.0, 0.0)
         };
