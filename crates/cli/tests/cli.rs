@@ -139,3 +139,42 @@ fn the_binary_teaches_and_fails_clearly() {
     let err = String::from_utf8(missing.stderr).unwrap();
     assert!(err.contains("no/such/file.csv") && err.contains("cannot read"), "{err}");
 }
+
+#[test]
+fn a_diagnosis_runs_one_case_of_a_traces_folder_minute_by_minute() {
+    let dir = tmp("diagnose-traces");
+    std::fs::create_dir_all(&dir).unwrap();
+    // Three hours, busy for the first and the last: the planner has something to keep warm.
+    let mut text = String::from("timestamp,value\n");
+    for m in 0..180 {
+        text.push_str(&format!(
+            "2024-01-01 {:02}:{:02}:00,{}\n",
+            m / 60,
+            m % 60,
+            if (60..120).contains(&m) { 1 } else { 40 }
+        ));
+    }
+    std::fs::write(dir.join("shape.csv"), text).unwrap();
+    let folder = dir.to_str().unwrap();
+    let cli =
+        parse(&["bench", "concurrency", "--traces", folder, "--diagnose", "shape @1/s", "--reclaim", "15"]).unwrap();
+    let mut out = Vec::new();
+    run(cli, &mut out, &mut Vec::new()).unwrap();
+    let text = String::from_utf8(out).unwrap();
+    assert!(text.starts_with("shape @1/s (ours), reclaim 15 min, minute by minute:"), "{text}");
+    assert!(text.contains("| plan: PC ") && text.contains("calls "), "{text}");
+    assert!(
+        text.contains("shape @1/s at reclaim 15 min: cold starts ") && text.contains("the plans expected"),
+        "{text}"
+    );
+    // A case no label contains, a policy that is not ours: errors that say so.
+    let none = parse(&["bench", "concurrency", "--traces", folder, "--diagnose", "other"]).unwrap();
+    let e = run(none, &mut Vec::new(), &mut Vec::new()).unwrap_err();
+    assert!(e.to_string().contains("\"other\"") && e.exit_code() == 2, "{e}");
+    let bad =
+        parse(&["bench", "concurrency", "--traces", folder, "--diagnose", "shape", "--policy", "pinger"]).unwrap();
+    let e = run(bad, &mut Vec::new(), &mut Vec::new()).unwrap_err();
+    assert!(e.to_string().contains("ours-capped") && e.exit_code() == 2, "{e}");
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert!(parse(&["bench", "concurrency", "--reclaim", "15"]).is_err(), "--reclaim needs --diagnose");
+}

@@ -6,6 +6,7 @@
 pub mod arrivals;
 pub mod baselines;
 pub mod cases;
+pub mod diagnose;
 pub mod driver;
 pub mod ours;
 pub mod profile;

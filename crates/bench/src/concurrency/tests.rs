@@ -188,3 +188,32 @@ fn a_round_holding_every_idle_environment_crowds_out_the_callers_the_planner_cou
         assert!(model < 0.75 * per_second * hold_ms / 1000.0);
     }
 }
+
+#[test]
+fn a_diagnosis_traces_the_run_the_benchmark_scores_without_changing_it() {
+    use super::diagnose::{diagnose, policy_named};
+
+    // Sparse traffic, reclaim after 5: keep-warm rounds and cold starts both happen.
+    let w = workload(2, 240, |_| 0.125);
+    let policy = policy_named("ours").expect("a benchmark policy");
+    let d = diagnose(&w, 5, policy.clone());
+    let plain = run(&w, 5, &mut Autopilot::new(policy, history(&w), w.start));
+    assert_eq!(d.ours, plain, "tracing changes nothing");
+    assert_eq!(d.on_demand, run(&w, 5, &mut OnDemand));
+    assert!(d.on_demand.cold_starts > d.ours.cold_starts && d.ours.warmups > 0);
+    // Every minute that had calls, a plan or a round has its line; a line per round sent.
+    let rounds = d.lines.iter().filter(|l| l.contains("| round of")).count();
+    assert!(rounds > 0 && d.lines.len() < 240, "{} lines", d.lines.len());
+    let planned = d.lines.iter().filter(|l| l.contains("| plan: ")).count();
+    assert_eq!(planned, 240 / 5, "one plan line per slot");
+    let cold: u64 =
+        d.lines.iter().filter_map(|l| l.split(", cold ").nth(1)?.split(',').next()?.parse::<u64>().ok()).sum();
+    assert_eq!(cold, d.ours.cold_starts, "the lines add up to the outcome");
+    assert!(d.expected_cold_starts > 0.0 && d.expected_cold_starts.is_finite());
+    let summary = d.summary();
+    assert!(
+        summary.contains(&format!("cold starts {} → {}", d.on_demand.cold_starts, d.ours.cold_starts)),
+        "{summary}"
+    );
+    assert!(policy_named("someone-else").is_none());
+}

@@ -3,7 +3,8 @@
 use std::io::Write;
 use std::path::PathBuf;
 
-use autopilot_bench::concurrency::{POLICIES, Selection, run_dir};
+use autopilot_bench::concurrency::diagnose::{DIAGNOSED, diagnose, policy_named};
+use autopilot_bench::concurrency::{POLICIES, Selection, cases, run_dir};
 use autopilot_datasets::data_dir::require_dir;
 use clap::Args;
 
@@ -18,7 +19,9 @@ use crate::CliError;
 /// days with up to 28 days of history before. Request by request on the simulator's
 /// environment pool; 512 MB x86_64, 200 ms lognormal durations, ≈ 300 ms INIT.
 #[derive(Debug, Clone, Args)]
-#[command(after_help = "Examples:\n  autopilot bench concurrency\n  autopilot bench concurrency --traces my-traces/")]
+#[command(
+    after_help = "Examples:\n  autopilot bench concurrency\n  autopilot bench concurrency --traces my-traces/\n  autopilot bench concurrency --diagnose 'nyc_taxi @50/s' --reclaim 15 --policy ours-capped"
+)]
 pub struct ConcurrencyArgs {
     /// Folder of trace CSVs (timestamp,count; Azure Functions 2019; request logs).
     #[arg(long, default_value = "../shared/data/traces")]
@@ -33,11 +36,27 @@ pub struct ConcurrencyArgs {
     /// Only the half (0 or 1) of the traces whose name hashes to it, for hold-out checks.
     #[arg(long, value_parser = clap::value_parser!(u8).range(0..=1))]
     pub half: Option<u8>,
+    /// Instead of the benchmark: one case (the first whose label, `name @scaling trigger`,
+    /// contains this), minute by minute — each plan's slot and its reasons, PC requests,
+    /// warm-up rounds, calls, cold starts — then the run against on-demand, with the cold
+    /// starts the plans expected beside those that came.
+    #[arg(long)]
+    pub diagnose: Option<String>,
+    /// Reclaim time of the diagnosed case (minutes idle).
+    #[arg(long, default_value_t = 5, requires = "diagnose")]
+    pub reclaim: u32,
+    /// Which of our policies the diagnosed case runs: ours, ours-capped, ours-pc-only,
+    /// ours-pc-only-cap.
+    #[arg(long, default_value = "ours", requires = "diagnose")]
+    pub policy: String,
 }
 
 pub fn run(args: &ConcurrencyArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<(), CliError> {
     let dir = require_dir(&args.traces)
         .map_err(|e| CliError::BadInput { path: args.traces.clone(), problem: e.to_string() })?;
+    if let Some(case) = &args.diagnose {
+        return diagnose_case(&dir, case, args, out);
+    }
     writeln!(err, "concurrency: simulating every case of {} on {} threads ...", dir.display(), args.threads)?;
     // Progress from the worker threads goes to the process's stderr (the `err` writer is
     // not shareable across threads).
@@ -63,5 +82,33 @@ pub fn run(args: &ConcurrencyArgs, out: &mut dyn Write, err: &mut dyn Write) -> 
     writeln!(out, "{}", report.target_tracking_line())?;
     writeln!(out, "wall time: {:.1} s", report.seconds)?;
     writeln!(out, "{}", report.summary_line())?;
+    Ok(())
+}
+
+fn diagnose_case(
+    dir: &std::path::Path,
+    case: &str,
+    args: &ConcurrencyArgs,
+    out: &mut dyn Write,
+) -> Result<(), CliError> {
+    let policy = policy_named(&args.policy)
+        .ok_or_else(|| CliError::InvalidOption(format!("--policy {}: one of {}", args.policy, DIAGNOSED.join(", "))))?;
+    if args.reclaim == 0 {
+        return Err(CliError::InvalidOption("--reclaim must be at least 1 minute".into()));
+    }
+    let workloads = cases::workloads(dir)?;
+    let selection = Selection { only: vec![case.to_string()], half: None };
+    let Some(workload) = workloads.iter().find(|w| selection.keeps(w)) else {
+        return Err(CliError::BadInput {
+            path: dir.to_path_buf(),
+            problem: format!("no case's label (`name @scaling trigger`) contains {case:?}"),
+        });
+    };
+    let d = diagnose(workload, args.reclaim, policy);
+    writeln!(out, "{} ({}), reclaim {} min, minute by minute:", d.label, args.policy, args.reclaim)?;
+    for line in &d.lines {
+        writeln!(out, "{line}")?;
+    }
+    write!(out, "{}", d.summary())?;
     Ok(())
 }
