@@ -16,7 +16,8 @@ use super::ours::Autopilot;
 use super::report::{cost_delta_pct, reduction_pct};
 use super::{capped_policy, history_of, our_policy};
 
-/// Which of our policies a diagnosis runs (the benchmark's names).
+/// Our policies, by their benchmark names in [`super::POLICIES`] order: what the benchmark
+/// runs after on-demand, and what a diagnosis may run.
 pub const DIAGNOSED: [&str; 4] = ["ours", "ours-capped", "ours-pc-only", "ours-pc-only-cap"];
 
 /// The policy a benchmark name stands for.

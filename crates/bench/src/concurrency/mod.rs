@@ -135,10 +135,10 @@ pub fn run_case(workload: &Workload, reclaim: u32) -> CaseResult {
     let history_from = workload.start;
     let mut outcomes: Vec<Outcome> = vec![on_demand];
     let mut go = |p: &mut dyn Policy| outcomes.push(run(workload, reclaim, p));
-    go(&mut ours::Autopilot::new(our_policy(true), history.clone(), history_from));
-    go(&mut ours::Autopilot::new(capped_policy(true), history.clone(), history_from));
-    go(&mut ours::Autopilot::new(our_policy(false), history.clone(), history_from));
-    go(&mut ours::Autopilot::new(capped_policy(false), history.clone(), history_from));
+    for name in diagnose::DIAGNOSED {
+        let policy = diagnose::policy_named(name).unwrap_or_else(|| our_policy(true));
+        go(&mut ours::Autopilot::new(policy, history.clone(), history_from));
+    }
     go(&mut TargetTracking::default());
     go(&mut StaticPc(peak));
     go(&mut StaticPc(median));

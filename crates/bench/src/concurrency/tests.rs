@@ -217,3 +217,14 @@ fn a_diagnosis_traces_the_run_the_benchmark_scores_without_changing_it() {
     );
     assert!(policy_named("someone-else").is_none());
 }
+
+#[test]
+fn our_policies_are_named_in_the_benchmarks_order() {
+    use super::POLICIES;
+    use super::diagnose::{DIAGNOSED, policy_named};
+
+    assert_eq!(&POLICIES[1..5], &DIAGNOSED[..]);
+    let keep_warm: Vec<bool> = DIAGNOSED.iter().map(|n| policy_named(n).expect("named").keep_warm).collect();
+    let capped: Vec<bool> = DIAGNOSED.iter().map(|n| policy_named(n).expect("named").is_capped()).collect();
+    assert_eq!((keep_warm, capped), (vec![true, true, false, false], vec![false, true, false, true]));
+}
